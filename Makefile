@@ -1,0 +1,30 @@
+# Two entry points; each does its own set-up (creates .venv/ and installs the package into it).
+#   make run    the FSDD recipe end to end (prepare, train, evaluate, align, compare losses)
+#   make test   lint and the test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+FSDD ?= $(firstword $(wildcard ../shared/data/fsdd))
+
+.PHONY: run test install bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash recipes/fsdd/run.sh $(if $(FSDD),--data-dir $(FSDD),)
+
+test: $(STAMP)
+	$(BIN)/ruff check asr tests benchmarks
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_dtw.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

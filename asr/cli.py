@@ -1,0 +1,66 @@
+"""The ``asr`` command line: a click group whose subcommands are imported on first use.
+
+Each subcommand lives in ``asr/commands/<name>.py`` and imports torch and friends inside its
+function body, so ``asr --help`` answers instantly. Any :class:`asr.errors.AsrError` raised by a
+subcommand becomes a one-line ``Error: ...`` message and exit status 1 (click's usage errors exit 2).
+"""
+
+import importlib
+
+import click
+
+# command name -> "module:attribute" of its click.Command
+COMMANDS = {
+    "prepare": "asr.commands.prepare:prepare",
+    "download": "asr.commands.download:download",
+    "features": "asr.commands.features:features",
+    "train": "asr.commands.train:train",
+    "eval": "asr.commands.evaluate:evaluate",
+    "recognize": "asr.commands.recognize:recognize",
+    "align": "asr.commands.align:align",
+    "compare-losses": "asr.commands.compare_losses:compare_losses",
+}
+
+
+class LazyGroup(click.Group):
+    """A group that imports a subcommand's module only when that subcommand is asked for."""
+
+    def list_commands(self, ctx):
+        return [name for name in COMMANDS if self._import_spec(name) is not None]
+
+    def get_command(self, ctx, name):
+        return self._import_spec(name)
+
+    @staticmethod
+    def _import_spec(name):
+        spec = COMMANDS.get(name)
+        if spec is None:
+            return None
+        module_name, attr = spec.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:  # subcommand not written yet
+                return None
+            raise
+        return getattr(module, attr)
+
+    def invoke(self, ctx):
+        from asr.errors import AsrError
+
+        try:
+            return super().invoke(ctx)
+        except AsrError as exc:
+            raise click.ClickException(str(exc)) from None
+        except KeyboardInterrupt:
+            raise click.ClickException("interrupted") from None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="asr")
+def main():
+    """Isolated-word recognition with trainable elastic templates (TDNN + DTW, energy-based)."""
+
+
+if __name__ == "__main__":
+    main()
