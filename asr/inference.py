@@ -1,0 +1,89 @@
+"""Using a trained experiment: features of files or manifests, energies, decisions.
+
+The thin layer shared by ``asr eval``, ``asr recognize``, ``asr align`` and ``asr compare-losses``:
+it loads a recognizer from an experiment directory, extracts features with the experiment's own
+front-end settings, and scores them.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from asr.errors import AsrError, DataError
+
+
+@dataclass
+class FileResult:
+    """The recognizer's answer for one file, or the one-line error that prevented it."""
+
+    path: str
+    words: list[str] | None = None
+    energies: list[float] | None = None
+    margin: float | None = None
+    error: str | None = None
+
+    def to_dict(self):
+        return {k: v for k, v in vars(self).items() if v is not None}
+
+
+def load_experiment(exp_dir, which="best"):
+    """The recognizer (eval mode) and resolved config saved in ``exp_dir``."""
+    from asr.checkpoint import load_recognizer
+
+    recognizer, config = load_recognizer(exp_dir, which=which)
+    recognizer.eval()
+    return recognizer, config
+
+
+def manifest_energies(recognizer, config, manifest, *, cache_dir=None, jobs=1):
+    """Energies [B, W] and labels [B] of every utterance of a manifest.
+
+    Features come from the feature cache (computed once per front-end config and file list).
+    Every word of the manifest must be in the recognizer's vocabulary.
+    """
+    from asr.corpora import read_manifest
+    from asr.features import FeatureCache
+
+    utterances = read_manifest(manifest)
+    if not utterances:
+        raise DataError(f"{manifest}: manifest has no utterances")
+    index = {word: i for i, word in enumerate(recognizer.words)}
+    unknown = sorted({u.word for u in utterances} - set(index))
+    if unknown:
+        raise DataError(
+            f"{manifest}: words not in the model's vocabulary: {', '.join(unknown)}"
+        )
+    cache = FeatureCache(cache_dir or Path(manifest).resolve().parent / ".cache" / "features")
+    features = cache.get(utterances, config.frontend, jobs=jobs)
+    with torch.no_grad():
+        energies = recognizer.energies(features)
+    labels = torch.tensor([index[u.word] for u in utterances])
+    return energies, labels, utterances
+
+
+def recognize_files(recognizer, config, paths, top=1):
+    """Recognize each file on its own; a file that fails gets its error, the others still run."""
+    from asr.features import extract_features
+
+    results = []
+    for path in paths:
+        try:
+            features = extract_features(path, config.frontend)
+        except AsrError as exc:
+            results.append(FileResult(path=str(path), error=str(exc)))
+            continue
+        with torch.no_grad():
+            energies = recognizer.energies([features])[0]
+        order = torch.argsort(energies)
+        ranked = order[: max(1, top)].tolist()
+        margin = float(energies[order[1]] - energies[order[0]])
+        results.append(
+            FileResult(
+                path=str(path),
+                words=[recognizer.words[i] for i in ranked],
+                energies=[float(energies[i]) for i in ranked],
+                margin=margin,
+            )
+        )
+    return results

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# FSDD (Free Spoken Digit Dataset) recipe: ten digits, 8 kHz.
+#
+#   bash recipes/fsdd/run.sh [--stage N] [--stop-stage N] [--data-dir DIR] [--test-speakers S]
+#                            [--losses L1,L2,..] [--seeds 0,1,..] [--tag NAME]
+#
+# Stages (each leaves a marker in $exp/.done/, so a rerun skips what is finished;
+# delete a marker, or pass --stage, to redo a stage; nothing is ever deleted by the recipe):
+#   0  download FSDD into downloads/ (skipped when --data-dir is given or the data is there)
+#   1  prepare manifests               -> data/$tag/{train,valid,test}.jsonl
+#   2  train with the default loss     -> exp/$tag/train/
+#   3  evaluate on the test set        -> exp/$tag/train/eval.{json,md}, confusion.png
+#   4  alignment picture of one test utterance -> exp/$tag/align.png, align.json
+#   5  compare the losses              -> exp/$tag/compare/comparison.{md,json}, curves.png
+#
+# Speaker-independent variant: --test-speakers jackson (that speaker only in test).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+
+stage=0
+stop_stage=100
+data_dir=""
+test_speakers=""
+config=conf/default.yaml
+compare_config=conf/compare.yaml
+losses="lvq2,mce,mmi,perceptron,hinge,log,square-square,square-exp,energy"
+seeds="0"
+tag=""
+
+usage() { sed -n '2,16p' "$here/run.sh" | sed 's/^# \{0,1\}//'; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --stage) stage="$2"; shift 2 ;;
+    --stop-stage) stop_stage="$2"; shift 2 ;;
+    --data-dir) data_dir="$2"; shift 2 ;;
+    --test-speakers) test_speakers="$2"; shift 2 ;;
+    --config) config="$2"; shift 2 ;;
+    --losses) losses="$2"; shift 2 ;;
+    --seeds) seeds="$2"; shift 2 ;;
+    --tag) tag="$2"; shift 2 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "run.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+# paths given on the command line are relative to where the recipe was started
+[ -n "$data_dir" ] && data_dir=$(cd "$data_dir" 2>/dev/null && pwd || { echo "run.sh: --data-dir $data_dir: no such directory" >&2; exit 2; })
+case "$config" in /*) ;; *) [ -e "$config" ] && config=$(pwd)/$config ;; esac
+cd "$here"
+if [ -z "$tag" ]; then
+  tag=standard
+  [ -n "$test_speakers" ] && tag="si_${test_speakers//,/_}"
+fi
+command -v asr >/dev/null || { echo "run.sh: 'asr' not on PATH (run 'make run' from the repo root)" >&2; exit 1; }
+
+data=data/$tag
+exp=exp/$tag
+mkdir -p "$exp/.done"
+log() { echo "[fsdd $(date +%H:%M:%S)] $*"; }
+run_stage() {  # run_stage N DESCRIPTION: true when stage N must run now
+  local n=$1; shift
+  if [ "$n" -lt "$stage" ] || [ "$n" -gt "$stop_stage" ]; then return 1; fi
+  if [ -e "$exp/.done/stage$n" ] && [ "$n" -ne "$stage" ]; then
+    log "stage $n ($*): done before, skipped (marker $exp/.done/stage$n)"; return 1
+  fi
+  log "stage $n: $*"
+}
+done_stage() { touch "$exp/.done/stage$1"; }
+
+if [ -z "$data_dir" ]; then
+  data_dir=downloads/fsdd
+  if run_stage 0 "download FSDD"; then
+    asr download fsdd downloads
+    done_stage 0
+  fi
+fi
+
+if run_stage 1 "prepare manifests from $data_dir"; then
+  asr prepare fsdd "$data_dir" --out "$data" ${test_speakers:+--test-speakers "$test_speakers"}
+  done_stage 1
+fi
+
+if run_stage 2 "train ($config)"; then
+  asr train --data "$data" --exp "$exp/train" --config "$config" $( [ -e "$exp/train/last.pt" ] && echo --resume )
+  done_stage 2
+fi
+
+if run_stage 3 "evaluate on $data/test.jsonl"; then
+  asr eval --exp "$exp/train" --manifest "$data/test.jsonl" --format table | tee "$exp/eval.txt"
+  done_stage 3
+fi
+
+if run_stage 4 "alignment picture of one test utterance"; then
+  utterance=$(python3 -c 'import json,sys,os; e=json.loads(open(sys.argv[1]).readline()); p=e["path"]; print(p if os.path.isabs(p) else os.path.join(os.path.dirname(sys.argv[1]), p))' "$data/test.jsonl")
+  asr align --exp "$exp/train" "$utterance" --out "$exp/align.png" --json "$exp/align.json"
+  done_stage 4
+fi
+
+if run_stage 5 "compare losses: $losses (seeds $seeds)"; then
+  asr compare-losses --data "$data" --exp "$exp/compare" --losses "$losses" --seeds "$seeds" --config "$compare_config"
+  done_stage 5
+fi
+
+log "results:"
+[ -e "$exp/eval.txt" ] && cat "$exp/eval.txt"
+[ -e "$exp/compare/comparison.md" ] && cat "$exp/compare/comparison.md"
+log "pictures: $(ls "$exp"/*.png "$exp"/train/*.png "$exp"/compare/*.png 2>/dev/null | tr '\n' ' ')"
