@@ -1,0 +1,92 @@
+"""Warping paths to look at: an utterance against a word's templates, or two recordings.
+
+:func:`align_with_model` aligns the TDNN output :math:`G_W(X)` [N, d] of an utterance with the
+best template [M, d] of a word, in the recognizer's own trellis (step pattern, band, gamma), and
+returns everything the picture and the JSON need: local distances
+:math:`c_{ij} = \\lVert G_W(X)_i - T_j \\rVert^2`, the optimal path, the soft alignment posterior
+(expected occupancy of each cell) when :math:`\\gamma > 0`, and every word's energy.
+:func:`align_recordings` is the model-free classic: plain DTW between the front-end features of two
+recordings.
+"""
+
+import numpy as np
+import torch
+
+from asr.errors import DataError
+
+
+def local_distances(x, y, metric="sqeuclidean"):
+    """Local distance matrix [N, M] between the frames of ``x`` [N, d] and ``y`` [M, d]."""
+    x = torch.as_tensor(x, dtype=torch.float64)
+    y = torch.as_tensor(y, dtype=torch.float64)
+    if metric == "cosine":
+        unit = torch.nn.functional.normalize
+        return 1 - unit(x, dim=1) @ unit(y, dim=1).T
+    squared = torch.cdist(x, y).square()
+    return squared if metric == "sqeuclidean" else squared.sqrt()
+
+
+def align_with_model(recognizer, config, features, word=None):
+    """Align one utterance's features [T, D] with the templates of ``word`` (default: the answer).
+
+    Returns a dict with the recognized word, every word's energy, the margin, the chosen word and
+    template, and the alignment (distances, path, posterior) of the best template.
+    """
+    from asr.dtw import dtw
+
+    with torch.no_grad():
+        energies = recognizer.energies([features])[0]
+        encoded = recognizer.encode([features])[0]
+    order = torch.argsort(energies)
+    recognized = recognizer.words[int(order[0])]
+    word = recognized if word is None else word
+    if word not in recognizer.words:
+        raise DataError(f"word {word!r} is not in the model's vocabulary "
+                        f"({', '.join(recognizer.words)})")
+    options = recognizer.dtw_options
+    metric = options.get("metric", "sqeuclidean")
+    best = None
+    for k, template in enumerate(recognizer.templates_of(word)):
+        distances = local_distances(encoded, template.detach(), metric)
+        alignment = dtw(distances.numpy(), step=options["step"], band=options.get("band"),
+                        gamma=options.get("gamma", 0.0))
+        if best is None or alignment.cost < best[2].cost:
+            best = (k, template.detach(), alignment, distances)
+    k, template, alignment, distances = best
+    encoder = getattr(recognizer, "encoder", None)
+    subsampling = getattr(encoder, "subsampling", 1) if encoder is not None else 1
+    return {
+        "recognized": recognized,
+        "word": word,
+        "template": k,
+        "energies": {w: float(e) for w, e in zip(recognizer.words, energies, strict=True)},
+        "margin": float(energies[order[1]] - energies[order[0]]),
+        "alignment_cost": float(alignment.cost),
+        "frame_hop": config.frontend.hop_seconds * subsampling,
+        "encoded": encoded.numpy(),
+        "template_frames": template.numpy(),
+        "distances": distances.numpy(),
+        "path": np.asarray(alignment.path),
+        "posterior": None if alignment.occupancy is None else np.asarray(alignment.occupancy),
+    }
+
+
+def align_recordings(features_a, features_b, step="symmetric2"):
+    """Plain DTW between two recordings' front-end features [N, D] and [M, D]."""
+    from asr.dtw import dtw
+
+    distances = local_distances(features_a, features_b)
+    alignment = dtw(distances.numpy(), step=step)
+    return {"distances": distances.numpy(), "path": np.asarray(alignment.path),
+            "alignment_cost": float(alignment.cost)}
+
+
+def path_json(path, query_hop, template_hop=None):
+    """The warping path as JSON-ready rows: frame indices and times in seconds."""
+    rows = []
+    for i, j in np.asarray(path).tolist():
+        row = {"query_frame": i, "template_frame": j, "query_time": round(i * query_hop, 6)}
+        if template_hop is not None:
+            row["template_time"] = round(j * template_hop, 6)
+        rows.append(row)
+    return rows
