@@ -1,8 +1,9 @@
 """The ``asr`` command line: a click group whose subcommands are imported on first use.
 
 Each subcommand lives in ``asr/commands/<name>.py`` and imports torch and friends inside its
-function body, so ``asr --help`` answers instantly. Any :class:`asr.errors.AsrError` raised by a
-subcommand becomes a one-line ``Error: ...`` message and exit status 1 (click's usage errors exit 2).
+function body, so ``asr --help`` answers instantly. Any :class:`asr.errors.AsrError` raised by
+a subcommand becomes a one-line ``Error: ...`` message and exit status 1 (click's usage errors
+exit 2).
 """
 
 import importlib
