@@ -1,0 +1,138 @@
+"""Feature-domain data augmentation for training: band warping, SpecAugment masks, noise.
+
+Speed perturbation happens before features (``extract_features(..., speed=s)``, precomputed
+through the feature cache); what is here acts on a feature matrix [T, D] laid out as
+``deltas + 1`` blocks of ``D / (deltas + 1)`` static channels (static, delta, delta-delta).
+
+- :func:`warp_bands`: vocal-tract-length perturbation (Jaitly & Hinton, 2013) on log-mel bands.
+  Band :math:`i` (centre frequency :math:`f_i`) takes the value the unwarped spectrum has at
+  :math:`f_i / \\alpha`, by linear interpolation between neighbouring bands; formants move by the
+  factor :math:`\\alpha`. Interpolation is linear, so it commutes with deltas and mean
+  normalization and each block is warped alike.
+- :func:`spec_augment`: SpecAugment-style masks (Park et al., 2019): a few runs of frames and of
+  channels (the same channels in every block) are set to 0, the mean of normalized features.
+- Gaussian noise of a given standard deviation on every feature.
+"""
+
+import numpy as np
+import torch
+
+
+class Augmenter:
+    """Draws and applies the feature-domain augmentation of one training utterance.
+
+    Parameters
+    ----------
+    frontend : FrontendConfig
+        Tells the layout (``dim``, ``deltas``) and, for band warping, the mel bands.
+    vtlp : float
+        Warp factors :math:`\\alpha` uniform in :math:`[1 - \\text{vtlp}, 1 + \\text{vtlp}]`;
+        0 turns warping off. Needs ``frontend.kind == "logmel"`` (ignored otherwise).
+    time_masks, time_width, freq_masks, freq_width : int
+        Number of masks and their largest width (frames, static channels).
+    noise : float
+        Standard deviation of additive Gaussian noise on the features.
+    """
+
+    def __init__(self, frontend, vtlp=0.0, time_masks=0, time_width=0, freq_masks=0,
+                 freq_width=0, noise=0.0):
+        self.blocks = int(getattr(frontend, "deltas", 0)) + 1
+        self.static = frontend.dim // self.blocks
+        self.vtlp = float(vtlp) if frontend.kind == "logmel" else 0.0
+        self.time_masks, self.time_width = int(time_masks), int(time_width)
+        self.freq_masks, self.freq_width = int(freq_masks), int(freq_width)
+        self.noise = float(noise)
+        self._mel = None
+        if self.vtlp > 0:
+            import librosa
+
+            fmax = frontend.fmax if frontend.fmax is not None else frontend.sample_rate / 2
+            edges = librosa.mel_frequencies(self.static + 2, fmin=frontend.fmin or 0.0,
+                                            fmax=fmax, htk=bool(getattr(frontend, "htk", False)))
+            self._centres = edges[1:-1]
+            self._mel = librosa.hz_to_mel(self._centres,
+                                          htk=bool(getattr(frontend, "htk", False)))
+            self._htk = bool(getattr(frontend, "htk", False))
+
+    @property
+    def active(self) -> bool:
+        """Whether any augmentation is switched on."""
+        return bool(self.vtlp > 0 or (self.time_masks and self.time_width)
+                    or (self.freq_masks and self.freq_width) or self.noise > 0)
+
+    def __call__(self, features: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+        """Return an augmented copy of ``features`` [T, D] (the input is never modified)."""
+        x = features
+        if self.vtlp > 0:
+            x = warp_bands(x, self._band_positions(rng.uniform(1 - self.vtlp, 1 + self.vtlp)),
+                           self.blocks)
+        if (self.time_masks and self.time_width) or (self.freq_masks and self.freq_width):
+            x = spec_augment(x, rng, self.blocks, self.time_masks, self.time_width,
+                             self.freq_masks, self.freq_width)
+        if self.noise > 0:
+            noise = rng.standard_normal(x.shape).astype(np.float32) * self.noise
+            x = x + torch.from_numpy(noise)
+        return x
+
+    def _band_positions(self, alpha: float) -> np.ndarray:
+        """Fractional band index whose value band ``i`` takes under the warp by ``alpha``."""
+        import librosa
+
+        source = librosa.hz_to_mel(self._centres / alpha, htk=self._htk)
+        return np.interp(source, self._mel, np.arange(self.static, dtype=np.float64))
+
+
+def warp_bands(features: torch.Tensor, positions: np.ndarray, blocks: int = 1) -> torch.Tensor:
+    """Resample each block's channels at fractional ``positions`` by linear interpolation.
+
+    .. math:: y_{t, i} = (1 - \\phi_i)\\, x_{t, \\lfloor p_i \\rfloor}
+              + \\phi_i\\, x_{t, \\lfloor p_i \\rfloor + 1}, \\qquad \\phi_i = p_i - \\lfloor p_i \\rfloor
+
+    Parameters
+    ----------
+    features : Tensor [T, D]
+    positions : array [D / blocks]
+        Source position of each output channel, within ``[0, D / blocks - 1]``.
+    blocks : int
+        Number of equal channel blocks (static, deltas), each warped alike.
+
+    Examples
+    --------
+    >>> x = torch.tensor([[0.0, 10.0, 20.0]])
+    >>> warp_bands(x, np.array([0.0, 0.5, 2.0]))
+    tensor([[ 0.,  5., 20.]])
+    """
+    static = features.shape[1] // blocks
+    pos = np.clip(np.asarray(positions, dtype=np.float64), 0, static - 1)
+    low = np.minimum(np.floor(pos).astype(np.int64), static - 1)
+    high = np.minimum(low + 1, static - 1)
+    frac = torch.from_numpy((pos - low).astype(np.float32)).to(features.dtype)
+    offsets = np.repeat(np.arange(blocks) * static, static)
+    low_t = torch.from_numpy(np.tile(low, blocks) + offsets)
+    high_t = torch.from_numpy(np.tile(high, blocks) + offsets)
+    frac = frac.repeat(blocks)
+    return features[:, low_t] * (1 - frac) + features[:, high_t] * frac
+
+
+def spec_augment(features: torch.Tensor, rng: np.random.Generator, blocks: int = 1,
+                 time_masks: int = 2, time_width: int = 5, freq_masks: int = 2,
+                 freq_width: int = 4) -> torch.Tensor:
+    """Zero ``time_masks`` runs of up to ``time_width`` frames and ``freq_masks`` runs of up to
+    ``freq_width`` static channels (the same channels in each of the ``blocks``).
+
+    A run never covers more than half the frames of the utterance.
+    """
+    x = features.clone()
+    frames, static = x.shape[0], x.shape[1] // blocks
+    for _ in range(time_masks):
+        width = int(rng.integers(0, min(time_width, frames // 2) + 1))
+        if width:
+            start = int(rng.integers(0, frames - width + 1))
+            x[start:start + width] = 0
+    for _ in range(freq_masks):
+        width = int(rng.integers(0, min(freq_width, static) + 1))
+        if width:
+            start = int(rng.integers(0, static - width + 1))
+            for b in range(blocks):
+                x[:, b * static + start:b * static + start + width] = 0
+    return x

@@ -1,0 +1,86 @@
+"""``asr prepare CORPUS DATA_DIR --out OUT_DIR``: write train/valid/test JSONL manifests."""
+
+from pathlib import Path
+
+import click
+
+from asr.errors import DataError
+
+DATA_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
+OUT_DIR = click.Path(file_okay=False, path_type=Path)
+FRACTION = click.FloatRange(0.0, 1.0, max_open=True)
+
+
+class CorpusGroup(click.Group):
+    """A group whose unknown subcommand is reported as an unknown corpus, in one line."""
+
+    def resolve_command(self, ctx, args):
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            raise DataError(f"unknown corpus {name!r} for `asr {ctx.info_name}` "
+                            f"(known: {', '.join(self.list_commands(ctx))})")
+        return super().resolve_command(ctx, args)
+
+
+@click.group(cls=CorpusGroup)
+def prepare():
+    """Scan a corpus and write OUT_DIR/{train,valid,test}.jsonl manifests."""
+
+
+def _finish(splits, out: Path) -> None:
+    from asr.corpora.splits import summary_table, write_splits
+
+    paths = write_splits(out, splits)
+    click.echo(summary_table(splits))
+    click.echo(f"wrote {', '.join(str(p) for p in paths)}")
+
+
+@prepare.command("fsdd", short_help="Free Spoken Digit Dataset (recordings/{digit}_{speaker}_{take}.wav).")
+@click.argument("data_dir", type=DATA_DIR)
+@click.option("--out", "out", type=OUT_DIR, required=True, help="Folder of the manifests.")
+@click.option("--test-speakers", default=None,
+              help="Comma-separated speakers put entirely in test (speaker-independent split); "
+                   "default: the standard split, takes 0-4 test.")
+@click.option("--valid-fraction", type=FRACTION, default=0.1, show_default=True,
+              help="Fraction of the training takes (the highest ones) kept for validation.")
+def fsdd(data_dir, out, test_speakers, valid_fraction):
+    """Free Spoken Digit Dataset: DATA_DIR/recordings/{digit}_{speaker}_{take}.wav.
+
+    DATA_DIR may be the corpus root or its recordings/ folder.
+    """
+    from asr.corpora import fsdd as corpus
+
+    _finish(corpus.prepare(data_dir, test_speakers, valid_fraction), out)
+
+
+@prepare.command("speech-commands", short_help="Speech Commands (<word>/<speaker>_nohash_<n>.wav + split lists).")
+@click.argument("data_dir", type=DATA_DIR)
+@click.option("--out", "out", type=OUT_DIR, required=True, help="Folder of the manifests.")
+@click.option("--words", default=None,
+              help="Comma-separated words to keep (default: every word folder).")
+def speech_commands(data_dir, out, words):
+    """Speech Commands: DATA_DIR/<word>/<speaker>_nohash_<n>.wav, split by the corpus's
+    validation_list.txt and testing_list.txt."""
+    from asr.corpora import speech_commands as corpus
+
+    _finish(corpus.prepare(data_dir, words), out)
+
+
+@prepare.command("folder", short_help="Any <word>/<file>.wav corpus, split by speaker.")
+@click.argument("data_dir", type=DATA_DIR)
+@click.option("--out", "out", type=OUT_DIR, required=True, help="Folder of the manifests.")
+@click.option("--speaker-regex", default=r"^([^_]+)_", show_default=True,
+              help="Regex on the file name (no extension); its first group (or whole match) "
+                   "is the speaker.")
+@click.option("--test-speakers", default=None,
+              help="Comma-separated test speakers (default: drawn by --test-fraction).")
+@click.option("--test-fraction", type=FRACTION, default=0.2, show_default=True,
+              help="Fraction of the speakers drawn (deterministically) for test.")
+@click.option("--valid-fraction", type=FRACTION, default=0.1, show_default=True,
+              help="Fraction of the remaining speakers drawn for validation.")
+def folder(data_dir, out, speaker_regex, test_speakers, test_fraction, valid_fraction):
+    """Any corpus laid out as DATA_DIR/<word>/<file>.wav, split by speaker."""
+    from asr.corpora import folder as corpus
+
+    splits = corpus.prepare(data_dir, speaker_regex, test_speakers, test_fraction, valid_fraction)
+    _finish(splits, out)

@@ -1,0 +1,52 @@
+"""``asr train``: train the TDNN and templates of an experiment, or resume it."""
+
+import click
+
+
+@click.command("train")
+@click.option("--data", "data_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder with train.jsonl, valid.jsonl and test.jsonl (from asr prepare).")
+@click.option("--exp", "exp_dir", required=True, type=click.Path(file_okay=False),
+              help="Experiment folder to write (config, checkpoints, metrics, results).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+              help="YAML config (sections frontend, model, train). [default: built-in defaults]")
+@click.option("--loss", default=None, help="Loss name (sets train.loss), e.g. mmi, hinge, mce.")
+@click.option("--seed", type=int, default=None, help="Random seed (sets train.seed).")
+@click.option("--epochs", type=click.IntRange(0), default=None,
+              help="Number of epochs (sets train.epochs).")
+@click.option("--resume", is_flag=True,
+              help="Continue from EXP/last.pt if it exists (same settings required).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.argument("overrides", nargs=-1)
+def train(data_dir, exp_dir, config_file, loss, seed, epochs, resume, quiet, overrides):
+    """Train on DATA, writing EXP; OVERRIDES are section.key=value (e.g. train.lr=0.001).
+
+    Every epoch appends validation accuracy and loss to EXP/metrics.jsonl and rewrites
+    EXP/last.pt; EXP/best.pt keeps the best model by validation accuracy; at the end
+    EXP/results.json holds the test figures, versions and timings.
+    """
+    import shlex
+    import sys
+
+    from asr.config import Config, apply_overrides, load_config
+    from asr.train import train as run_training
+
+    config = load_config(config_file) if config_file else Config()
+    extra = list(overrides)
+    if loss is not None:
+        extra.append(f"train.loss={loss}")
+    if seed is not None:
+        extra.append(f"train.seed={seed}")
+    if epochs is not None:
+        extra.append(f"train.epochs={epochs}")
+    config = apply_overrides(config, extra)
+    command_line = " ".join(shlex.quote(a) for a in ["asr", *sys.argv[1:]])
+    results = run_training(data_dir, exp_dir, config, resume=resume, command_line=command_line,
+                           progress=not quiet)
+    test = results.get("test")
+    valid = results["valid"]
+    click.echo(f"valid accuracy {100 * valid['accuracy']:.2f}% (epoch {valid['best_epoch']})"
+               + (f", test accuracy {100 * test['accuracy']:.2f}% "
+                  f"on {test.get('num_utterances', '?')} utterances" if test else "")
+               + f"; {results['train_seconds']:.0f}s training; results in "
+                 f"{exp_dir}/results.json")

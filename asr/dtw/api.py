@@ -1,0 +1,438 @@
+r"""Validated DTW entry points and the autograd bridge to the Numba kernels.
+
+Notation: ``c`` is the local-cost matrix :math:`[N, M]` of an utterance of ``N`` frames against a
+template of ``M`` frames; :math:`D(i, j)` is the accumulated cost of the best path from
+:math:`(0, 0)` to :math:`(i, j)` (cells outside the band or the matrix are :math:`+\infty`).
+Hard recursions (:math:`\gamma = 0`):
+
+.. math::
+
+    \text{symmetric1:}\quad D(i,j) &= c(i,j) + \min\{D(i-1,j-1),\ D(i-1,j),\ D(i,j-1)\},
+    \quad D(0,0) = c(0,0)
+
+    \text{symmetric2:}\quad D(i,j) &= \min\{D(i-1,j-1) + 2c(i,j),\ D(i-1,j) + c(i,j),\
+    D(i,j-1) + c(i,j)\}, \quad D(0,0) = 2c(0,0)
+
+    \text{asymmetric:}\quad D(i,j) &= c(i,j) + \min\{D(i-1,j),\ D(i-1,j-1),\ D(i-1,j-2)\},
+    \quad D(0,0) = c(0,0),\ D(0, j>0) = +\infty
+
+and the energy is :math:`D(N-1, M-1)`, the minimum over paths :math:`z` of the path energy
+:math:`E_z = \sum_{(i,j) \in z} w_z(i,j)\, c(i,j)` (step weights :math:`w`, see
+:mod:`asr.dtw.steps`). The soft version (:math:`\gamma > 0`) replaces every :math:`\min` by
+
+.. math::
+
+    \operatorname{min}_\gamma(a_1, \dots, a_k) = -\gamma \log \sum_l e^{-a_l / \gamma},
+
+so that the energy becomes the free energy over all paths,
+:math:`R(N-1, M-1) = -\gamma \log \sum_z e^{-E_z / \gamma}`, which tends to the hard minimum as
+:math:`\gamma \to 0`. Its gradient with respect to :math:`c(i,j)` is the expected step weight of
+the cell under the Gibbs distribution :math:`p(z) \propto e^{-E_z/\gamma}` (the occupancy, i.e.
+the path posterior of the cell for symmetric1 and asymmetric), computed by the backward recursion
+of Cuturi & Blondel (2017, "Soft-DTW: a differentiable loss function for time-series", ICML):
+with :math:`\pi_x(y)` the soft-min weight of predecessor ``y`` in the recursion of cell ``x``,
+
+.. math::
+
+    E(N-1, M-1) = 1, \qquad E(y) = \sum_{x \,:\, y \in \mathrm{pred}(x)} E(x)\, \pi_x(y),
+    \qquad \frac{\partial R(N-1,M-1)}{\partial c(y)} = E(y)\, \frac{\partial R(y)}{\partial c(y)}.
+
+All weights :math:`\pi` lie in :math:`[0, 1]`, so the backward pass is stable. For
+:math:`\gamma = 0` the gradient is the step-weighted indicator of the best path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from asr.dtw import _kernels as K
+from asr.dtw.steps import (
+    DtwInputError,
+    check_band,
+    check_gamma,
+    path_weight,
+    pattern_feasible,
+    step_code,
+)
+
+__all__ = ["Alignment", "dtw", "dtw_energy", "feasible", "pairwise_dtw"]
+
+METRICS = ("sqeuclidean", "cosine")
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """The result of :func:`dtw` on one cost matrix.
+
+    Attributes
+    ----------
+    cost : float
+        The DTW energy: hard minimum for ``gamma == 0``, soft-min free energy otherwise.
+    path : numpy.ndarray
+        ``int64 [L, 2]`` cells ``(i, j)`` of the best (hard) path from ``(0, 0)`` to
+        ``(N-1, M-1)``; also for ``gamma > 0`` (the most probable path).
+    occupancy : numpy.ndarray or None
+        ``float64 [N, M]`` expected step weight of each cell (the gradient of ``cost`` with
+        respect to the cost matrix) for ``gamma > 0``; ``None`` for ``gamma == 0``.
+    """
+
+    cost: float
+    path: np.ndarray
+    occupancy: np.ndarray | None = None
+
+
+def _as_cost_matrix(cost, ndim: int, name: str = "cost") -> np.ndarray | torch.Tensor:
+    if isinstance(cost, torch.Tensor):
+        arr = cost
+        kind = "f" if arr.is_floating_point() else ("c" if arr.is_complex() else "i")
+    else:
+        arr = np.asarray(cost)
+        kind = arr.dtype.kind
+    if arr.ndim != ndim:
+        raise DtwInputError(f"{name}: expected {ndim} dimensions, got shape {tuple(arr.shape)}")
+    if kind not in "fiu":
+        raise DtwInputError(f"{name}: expected real numbers, got dtype {arr.dtype}")
+    if any(s == 0 for s in arr.shape):
+        raise DtwInputError(f"{name}: empty dimension in shape {tuple(arr.shape)}")
+    return arr
+
+
+def _check_feasible(n: np.ndarray, m: np.ndarray, code: int, radius: int, step: str) -> np.ndarray:
+    """Feasibility of every pair; a pair that only the band makes infeasible is an error."""
+    ok = np.empty(n.shape[0], dtype=np.bool_)
+    K.feasible_pairs(n, m, code, radius, ok)
+    if radius >= 0:
+        bad = np.flatnonzero(~ok & pattern_feasible(step, n, m))
+        if bad.size:
+            p = bad[0]
+            raise DtwInputError(
+                f"band={radius}: no {step} path fits in the band for N={n[p]}, M={m[p]} "
+                "(widen the band)"
+            )
+    return ok
+
+
+def feasible(n, m, *, step: str = "symmetric1", band: int | None = None) -> np.ndarray:
+    """Whether a warping path exists for utterance lengths ``n`` and template lengths ``m``.
+
+    Without a band, only ``"asymmetric"`` can be infeasible (when ``m - 1 > 2 (n - 1)``); the
+    batched functions give such pairs an energy of ``+inf`` and a zero gradient.
+
+    Parameters
+    ----------
+    n, m : array_like of int
+        Lengths (broadcast against each other), each >= 1.
+    step : str
+        Step pattern.
+    band : int or None
+        Sakoe-Chiba radius, see :mod:`asr.dtw.steps`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean array of the broadcast shape.
+
+    Examples
+    --------
+    >>> feasible([10, 10], [19, 20], step="asymmetric")
+    array([ True, False])
+    """
+    code = step_code(step)
+    radius = check_band(band)
+    n, m = np.broadcast_arrays(np.asarray(n, dtype=np.int64), np.asarray(m, dtype=np.int64))
+    if n.size and (n.min() < 1 or m.min() < 1):
+        raise DtwInputError("n, m: lengths must be >= 1")
+    ok = np.empty(n.size, dtype=np.bool_)
+    K.feasible_pairs(
+        np.ascontiguousarray(n).ravel(), np.ascontiguousarray(m).ravel(), code, radius, ok
+    )
+    return ok.reshape(n.shape)
+
+
+def dtw(
+    cost, *, step: str = "symmetric1", band: int | None = None, gamma: float = 0.0
+) -> Alignment:
+    r"""DTW of one local-cost matrix: energy, best path and (soft) occupancy.
+
+    Parameters
+    ----------
+    cost : array_like or torch.Tensor
+        ``[N, M]`` local costs, finite (any real dtype; computed in float64).
+    step : {"symmetric1", "symmetric2", "asymmetric"}
+        Step pattern (recursions in :mod:`asr.dtw.api`).
+    band : int or None
+        Sakoe-Chiba radius along the line from ``(0, 0)`` to ``(N-1, M-1)``.
+    gamma : float
+        0 for the hard minimum; > 0 for the soft-min :math:`-\gamma \log \sum_z e^{-E_z/\gamma}`.
+
+    Returns
+    -------
+    Alignment
+        ``cost``, ``path`` and, for ``gamma > 0``, ``occupancy``.
+
+    Raises
+    ------
+    DtwInputError
+        (a ``ValueError``) on a wrong shape, non-finite costs, an unknown step, a negative gamma,
+        or when no path exists (band too narrow, or an asymmetric template longer than
+        ``2N - 1``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> c = np.array([[0., 1., 2.], [1., 0., 1.], [2., 1., 0.]])
+    >>> a = dtw(c)
+    >>> a.cost, a.path.tolist()
+    (0.0, [[0, 0], [1, 1], [2, 2]])
+    >>> soft = dtw(c, step="symmetric2", gamma=0.1)
+    >>> soft.occupancy.diagonal().round(3).tolist()  # symmetric2: diagonal cells weigh 2
+    [2.0, 2.0, 2.0]
+    """
+    code = step_code(step)
+    radius = check_band(band)
+    gamma = check_gamma(gamma)
+    arr = _as_cost_matrix(cost, 2)
+    if isinstance(arr, torch.Tensor):
+        arr = arr.detach().cpu().numpy()
+    C = np.ascontiguousarray(arr, dtype=np.float64)
+    if not np.isfinite(C).all():
+        raise DtwInputError("cost: contains NaN or infinite values")
+    n, m = C.shape
+    if not K.feasible_one(n, m, code, radius):
+        if not pattern_feasible(step, n, m):
+            raise DtwInputError(
+                f"step={step!r}: a template of M={m} frames cannot be matched to N={n} "
+                "utterance frames (needs M <= 2N - 1)"
+            )
+        raise DtwInputError(f"band={radius}: no {step} path fits in the band for N={n}, M={m}")
+    value, path = K.hard_path(C, code, radius)
+    occupancy = None
+    if gamma > 0:
+        occupancy = np.empty_like(C)
+        value = K.soft_one(C, code, radius, gamma, occupancy)
+    return Alignment(float(value), path, occupancy)
+
+
+class _BlockDTW(torch.autograd.Function):
+    """Energies of the pair blocks of one 2-D cost buffer; gradient = occupancy x grad_out."""
+
+    @staticmethod
+    def forward(ctx, cost2d, r0, c0, n, m, code, radius, gamma, covered):
+        C = cost2d.detach().contiguous().numpy()
+        want_grad = bool(ctx.needs_input_grad[0])
+        out = np.empty(n.shape[0], dtype=np.float64)
+        if want_grad:
+            G = np.empty_like(C) if covered else np.zeros_like(C)
+        else:
+            G = np.empty((1, 1), dtype=C.dtype)
+        if gamma > 0:
+            K.soft_pairs(C, r0, c0, n, m, code, radius, gamma, out, G, want_grad)
+        else:
+            K.hard_pairs(C, r0, c0, n, m, code, radius, out, G, want_grad)
+        ctx.blocks = (r0, c0, n, m, covered, G, np.isfinite(out))
+        return torch.from_numpy(out).to(cost2d.dtype)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_out):
+        r0, c0, n, m, covered, G, finite = ctx.blocks
+        w = grad_out.detach().to(torch.float64).contiguous().numpy().copy()
+        w[~finite] = 0.0  # infeasible pairs: +inf energy, zero gradient (never NaN)
+        grad = np.empty_like(G) if covered else np.zeros_like(G)
+        K.scale_blocks(G, r0, c0, n, m, w, grad)
+        return torch.from_numpy(grad), None, None, None, None, None, None, None, None
+
+
+def _as_lengths(x, name: str, size: int, limit: int) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    arr = np.asarray(x)
+    if arr.ndim != 1 or arr.shape[0] != size:
+        raise DtwInputError(f"{name}: expected shape ({size},), got {arr.shape}")
+    if arr.dtype.kind not in "iu":
+        raise DtwInputError(f"{name}: expected integer lengths, got dtype {arr.dtype}")
+    if size and (arr.min() < 1 or arr.max() > limit):
+        raise DtwInputError(f"{name}: lengths must lie in 1..{limit}, got {arr.min()}..{arr.max()}")
+    return np.ascontiguousarray(arr, dtype=np.int64)
+
+
+def dtw_energy(
+    cost: torch.Tensor,
+    n,
+    m,
+    *,
+    step: str = "symmetric1",
+    band: int | None = None,
+    gamma: float = 0.0,
+) -> torch.Tensor:
+    r"""Differentiable DTW energies of a padded batch of cost matrices.
+
+    Parameters
+    ----------
+    cost : torch.Tensor
+        ``[P, N, M]`` float32 or float64 local costs; pair ``p`` uses
+        ``cost[p, :n[p], :m[p]]`` (the padding is never read, never receives gradient).
+    n, m : array_like or torch.Tensor of int
+        ``[P]`` true lengths, ``1 <= n[p] <= N`` and ``1 <= m[p] <= M``.
+    step, band, gamma
+        As in :func:`dtw`.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[P]`` energies in ``cost.dtype``: :math:`D(n-1, m-1)` (hard) or
+        :math:`R(n-1, m-1)` (soft). A pair without any path (asymmetric with
+        ``m > 2n - 1``) gets ``+inf`` and a zero gradient. Backward gives
+        ``grad_out[p]`` times the step-weighted best-path indicator (hard) or the expected
+        occupancy (soft); the recursions run in float64. ``cost`` is never modified.
+
+    Examples
+    --------
+    >>> c = torch.rand(4, 6, 5, dtype=torch.float64, requires_grad=True)
+    >>> e = dtw_energy(c, [6, 3, 5, 1], [5, 5, 2, 1], gamma=0.1)
+    >>> e.sum().backward()
+    >>> bool(c.grad[1, 3:].abs().sum() == 0)  # padding gets no gradient
+    True
+    """
+    code = step_code(step)
+    radius = check_band(band)
+    gamma = check_gamma(gamma)
+    if not isinstance(cost, torch.Tensor):
+        cost = torch.as_tensor(_as_cost_matrix(cost, 3))
+    _as_cost_matrix(cost, 3)
+    if cost.dtype not in (torch.float32, torch.float64):
+        raise DtwInputError(f"cost: expected float32 or float64, got {cost.dtype}")
+    P, N, M = cost.shape
+    n = _as_lengths(n, "n", P, N)
+    m = _as_lengths(m, "m", P, M)
+    cost = cost.cpu() if cost.device.type != "cpu" else cost
+    finite = torch.isfinite(cost.detach())
+    if not bool(finite.all()):
+        inside = (torch.arange(N)[None, :, None] < torch.from_numpy(n)[:, None, None]) & (
+            torch.arange(M)[None, None, :] < torch.from_numpy(m)[:, None, None]
+        )
+        if bool((inside & ~finite).any()):
+            raise DtwInputError("cost: contains NaN or infinite values inside the true lengths")
+    _check_feasible(n, m, code, radius, step)
+    r0 = np.arange(P, dtype=np.int64) * N
+    c0 = np.zeros(P, dtype=np.int64)
+    return _BlockDTW.apply(cost.reshape(P * N, M), r0, c0, n, m, code, radius, gamma, False)
+
+
+def _stack_sequences(seqs, name: str) -> list[torch.Tensor]:
+    if isinstance(seqs, torch.Tensor) or not isinstance(seqs, Sequence) or len(seqs) == 0:
+        raise DtwInputError(f"{name}: expected a non-empty list of [T, D] tensors")
+    out = []
+    for k, s in enumerate(seqs):
+        if not isinstance(s, torch.Tensor):
+            s = torch.as_tensor(np.asarray(s))
+        if s.ndim != 2 or s.shape[0] < 1 or s.shape[1] < 1:
+            raise DtwInputError(
+                f"{name}[{k}]: expected shape [T >= 1, D >= 1], got {tuple(s.shape)}"
+            )
+        if s.dtype not in (torch.float32, torch.float64):
+            raise DtwInputError(f"{name}[{k}]: expected float32 or float64, got {s.dtype}")
+        out.append(s)
+    return out
+
+
+def _local_costs(X: torch.Tensor, Y: torch.Tensor, metric: str) -> torch.Tensor:
+    """``[sum N, sum M]`` local distances with one matrix product (differentiable)."""
+    if metric == "sqeuclidean":
+        xx = (X * X).sum(1)
+        yy = (Y * Y).sum(1)
+        return torch.addmm(xx[:, None] + yy[None, :], X, Y.T, alpha=-2.0).clamp_min(0.0)
+    Xn = X / X.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    Yn = Y / Y.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    return 1.0 - Xn @ Yn.T
+
+
+def pairwise_dtw(
+    xs,
+    ys,
+    *,
+    metric: str = "sqeuclidean",
+    step: str = "symmetric1",
+    band: int | None = None,
+    gamma: float = 0.0,
+    normalize: bool = False,
+) -> torch.Tensor:
+    r"""DTW energies of every (query, template) pair, differentiable w.r.t. every sequence.
+
+    The local costs of all pairs come from one matrix product over the concatenated frames,
+
+    .. math::
+
+        c(i, j) = \max(0,\ \|x_i\|^2 + \|y_j\|^2 - 2 x_i^\top y_j) \quad (\text{sqeuclidean}),
+        \qquad c(i, j) = 1 - \frac{x_i^\top y_j}{\|x_i\| \|y_j\|} \quad (\text{cosine}),
+
+    then the recursions of :func:`dtw` run in Numba over all pairs in parallel. Numba's threads
+    (``numba.set_num_threads``) run after torch's matrix product, never nested in it, so the two
+    thread pools do not multiply.
+
+    Parameters
+    ----------
+    xs : list of torch.Tensor
+        ``A`` queries ``[N_a, D]`` (utterances), float32 or float64.
+    ys : list of torch.Tensor
+        ``B`` templates ``[M_b, D]``.
+    metric : {"sqeuclidean", "cosine"}
+        Local distance.
+    step, band, gamma
+        As in :func:`dtw`.
+    normalize : bool
+        Divide each energy by the step pattern's path weight (:func:`asr.dtw.steps.path_weight`):
+        :math:`N + M` for symmetric2 (exact), :math:`N` for asymmetric (exact), :math:`N + M` for
+        symmetric1 (an approximation: its paths weigh :math:`\max(N,M)` to :math:`N+M-1`).
+
+    Returns
+    -------
+    torch.Tensor
+        ``[A, B]`` energies (dtype float64 if any input is float64, else float32). Pairs with no
+        path (asymmetric, ``M_b > 2 N_a - 1``; see :func:`feasible`) are ``+inf`` with zero
+        gradient, never NaN.
+
+    Examples
+    --------
+    >>> g = torch.Generator().manual_seed(0)
+    >>> xs = [torch.randn(t, 3, generator=g) for t in (5, 7)]
+    >>> ys = [torch.randn(t, 3, generator=g) for t in (4, 6, 12)]
+    >>> e = pairwise_dtw(xs, ys, step="asymmetric", normalize=True)
+    >>> e.shape, bool(torch.isinf(e[0, 2])), bool(torch.isfinite(e[1, 2]))
+    (torch.Size([2, 3]), True, True)
+    """
+    code = step_code(step)
+    radius = check_band(band)
+    gamma = check_gamma(gamma)
+    if metric not in METRICS:
+        raise DtwInputError(f"metric={metric!r}: unknown metric (expected one of {METRICS})")
+    xs = _stack_sequences(xs, "xs")
+    ys = _stack_sequences(ys, "ys")
+    dims = {s.shape[1] for s in xs} | {s.shape[1] for s in ys}
+    if len(dims) != 1:
+        raise DtwInputError(f"xs, ys: all sequences need the same feature dimension, got {dims}")
+    dtype = torch.float64 if any(s.dtype == torch.float64 for s in xs + ys) else torch.float32
+    X = torch.cat([s.to(dtype) for s in xs])
+    Y = torch.cat([s.to(dtype) for s in ys])
+    if not (bool(torch.isfinite(X.detach()).all()) and bool(torch.isfinite(Y.detach()).all())):
+        raise DtwInputError("xs, ys: contain NaN or infinite values")
+    nx = np.array([s.shape[0] for s in xs], dtype=np.int64)
+    ny = np.array([s.shape[0] for s in ys], dtype=np.int64)
+    A, B = nx.size, ny.size
+    offx = np.concatenate(([0], np.cumsum(nx)[:-1]))
+    offy = np.concatenate(([0], np.cumsum(ny)[:-1]))
+    n = np.repeat(nx, B)
+    m = np.tile(ny, A)
+    _check_feasible(n, m, code, radius, step)
+    C = _local_costs(X.cpu(), Y.cpu(), metric)
+    r0 = np.repeat(offx, B)
+    c0 = np.tile(offy, A)
+    E = _BlockDTW.apply(C, r0, c0, n, m, code, radius, gamma, True).view(A, B)
+    if normalize:
+        weight = torch.from_numpy(path_weight(step, n, m).astype(np.float64)).view(A, B)
+        E = E / weight.to(E.dtype)
+    return E

@@ -1,0 +1,155 @@
+r"""Waveform -> feature frames: Kaldi-compatible log-mel / MFCC, deltas and per-utterance CMVN.
+
+The spectral part is :func:`torchaudio.compliance.kaldi.fbank` / :func:`~torchaudio.compliance.kaldi.mfcc`
+run on the 16-bit integer scale (samples times :math:`2^{15}`) as Kaldi does, so that the energy
+floor of the log sits far below any real signal.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+import torchaudio.functional as AF
+from torchaudio.compliance import kaldi
+
+from asr.errors import AudioError
+from asr.features.audio import load_audio, remove_dc, resample, speed_perturb, trim_silence
+from asr.features.config import FrontendConfig
+
+INT16_SCALE = 32768.0
+
+
+def compute_features(
+    waveform: torch.Tensor,
+    config: FrontendConfig,
+    speed: float = 1.0,
+    sample_rate: int | None = None,
+) -> torch.Tensor:
+    r"""Features of an in-memory mono waveform.
+
+    Steps: resample to ``config.sample_rate`` (when ``sample_rate`` is given and differs),
+    DC removal, silence trimming, speed perturbation (``speed != 1``), log-mel or MFCC frames,
+    deltas, CMVN (see :class:`FrontendConfig` for each formula).
+
+    Parameters
+    ----------
+    waveform : torch.Tensor
+        ``[samples]`` float samples in :math:`[-1, 1]`.
+    config : FrontendConfig
+        The front end.
+    speed : float
+        Speed-perturbation factor (1 = none).
+    sample_rate : int, optional
+        Rate of ``waveform``; defaults to ``config.sample_rate``.
+
+    Returns
+    -------
+    torch.Tensor
+        float32 ``[frames, config.dim]``.
+
+    Raises
+    ------
+    AudioError
+        The waveform is shorter than one analysis window.
+
+    Examples
+    --------
+    >>> import math, torch
+    >>> cfg = FrontendConfig(sample_rate=8000, kind="logmel", n_mels=23, deltas=1)
+    >>> tone = torch.sin(2 * math.pi * 440 * torch.arange(8000) / 8000)
+    >>> compute_features(tone, cfg).shape  # 1 + (8000 - 200) // 80 frames
+    torch.Size([98, 46])
+    """
+    wave = torch.as_tensor(waveform, dtype=torch.float32)
+    if wave.ndim != 1:
+        raise AudioError(f"waveform of shape {tuple(wave.shape)}: must be 1-D (mono samples)")
+    if sample_rate is not None:
+        wave = resample(wave, int(sample_rate), config.sample_rate)
+    win = config.win_length
+    rate = f"{config.win_ms:g} ms at {config.sample_rate} Hz"
+    if wave.shape[0] < win:
+        raise AudioError(
+            f"audio of {wave.shape[0]} samples is shorter than one analysis window "
+            f"({win} samples = {rate})"
+        )
+    if config.remove_dc:
+        wave = remove_dc(wave)
+    if config.trim:
+        wave = trim_silence(wave, config.trim_db, win, config.hop_length, min_length=win)
+    if speed != 1.0:
+        wave = speed_perturb(wave, config.sample_rate, speed)
+        if wave.shape[0] < win:
+            raise AudioError(
+                f"audio of {wave.shape[0]} samples after speed {speed:g} is shorter than one "
+                f"analysis window ({win} samples = {rate})"
+            )
+    feats = _spectral(wave, config)
+    feats = add_deltas(feats, config.deltas)
+    return apply_cmvn(feats, config.cmvn)
+
+
+def extract_features(
+    path: str | os.PathLike, config: FrontendConfig, speed: float = 1.0
+) -> torch.Tensor:
+    """Features of an audio file: :func:`load_audio` then :func:`compute_features`.
+
+    Errors name the file: ``AudioError("x.wav: audio of 12 samples is shorter than ...")``.
+    """
+    wave = load_audio(path, config.sample_rate)
+    try:
+        return compute_features(wave, config, speed=speed)
+    except AudioError as exc:
+        raise AudioError(f"{path}: {exc}") from None
+
+
+def _spectral(wave: torch.Tensor, config: FrontendConfig) -> torch.Tensor:
+    common = dict(
+        frame_length=config.win_ms,
+        frame_shift=config.hop_ms,
+        sample_frequency=float(config.sample_rate),
+        num_mel_bins=config.n_mels,
+        low_freq=float(config.fmin),
+        high_freq=0.0 if config.fmax is None else float(config.fmax),
+        dither=float(config.dither),
+        preemphasis_coefficient=float(config.preemphasis),
+        remove_dc_offset=config.remove_dc,
+        window_type=config.window,
+        snip_edges=True,
+    )
+    scaled = (wave * INT16_SCALE)[None]
+    if config.kind == "mfcc":
+        feats = kaldi.mfcc(scaled, num_ceps=config.n_mfcc, cepstral_lifter=float(config.lifter),
+                           **common)
+    else:
+        feats = kaldi.fbank(scaled, **common)
+    return feats.to(torch.float32)
+
+
+def add_deltas(feats: torch.Tensor, order: int, win_length: int = 5) -> torch.Tensor:
+    r"""Append ``order`` levels of regression deltas, ``[T, D] -> [T, D * (1 + order)]``.
+
+    :math:`d_t = \sum_{n=1}^{N} n (c_{t+n} - c_{t-n}) / (2 \sum_{n=1}^{N} n^2)` with
+    :math:`N = (\text{win\_length} - 1) / 2` and edge frames replicated
+    (:func:`torchaudio.functional.compute_deltas`); delta-deltas are the deltas of :math:`d`.
+    """
+    blocks = [feats]
+    for _ in range(order):
+        blocks.append(AF.compute_deltas(blocks[-1].T, win_length=win_length).T)
+    return torch.cat(blocks, dim=1) if order else feats
+
+
+def apply_cmvn(feats: torch.Tensor, mode: str, eps: float = 1e-5) -> torch.Tensor:
+    r"""Per-utterance normalization of ``[T, D]`` frames.
+
+    ``"mean"``: :math:`x_t - \mu`; ``"meanvar"``: :math:`(x_t - \mu) / \max(\sigma, \epsilon)`,
+    with :math:`\mu = \frac{1}{T}\sum_t x_t` and :math:`\sigma^2 = \frac{1}{T}\sum_t (x_t-\mu)^2`
+    per dimension; ``"none"``: unchanged.
+    """
+    if mode == "none":
+        return feats
+    centred = feats - feats.mean(dim=0, keepdim=True)
+    if mode == "mean":
+        return centred
+    std = centred.pow(2).mean(dim=0, keepdim=True).sqrt()
+    return centred / std.clamp_min(eps)

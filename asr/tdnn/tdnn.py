@@ -1,0 +1,206 @@
+"""The time-delay neural network G_W: a stack of 1-D convolutions over time.
+
+A TDNN layer (Waibel et al., 1989; Peddinti et al., 2015) looks at a window of ``context``
+frames spaced ``dilation`` apart and may keep only every ``stride``-th output frame
+(frame subsampling). Stacking layers widens the receptive field:
+
+.. math::
+
+    R = 1 + \\sum_{l=1}^{L} (k_l - 1)\\, d_l \\prod_{j<l} s_j, \\qquad S = \\prod_{l=1}^{L} s_l,
+
+where :math:`k_l` is the context, :math:`d_l` the dilation and :math:`s_l` the stride of layer
+:math:`l`. Every convolution is "valid"; each utterance is first padded at both ends by
+repeating its edge frames (:math:`R - 1` frames in all), so an utterance of :math:`T` frames
+gives about :math:`\\lceil T / S \\rceil` output frames and even a one-frame utterance gives one.
+Normalization is per frame (layer norm), so an utterance's output never depends on the other
+utterances of its batch nor on the padding.
+"""
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
+NORMS = ("layer", "none")
+OUTPUT_NORMS = ("none", "l2", "layer")
+
+
+class _FrameNorm(nn.Module):
+    """LayerNorm over channels of a channels-first tensor [B, C, T] (each frame on its own)."""
+
+    def __init__(self, channels: int, affine: bool = True):
+        super().__init__()
+        self.norm = nn.LayerNorm(channels, elementwise_affine=affine)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(x.transpose(1, 2)).transpose(1, 2)
+
+
+class TDNNLayer(nn.Module):
+    """One TDNN layer: valid dilated convolution, nonlinearity, frame norm, dropout.
+
+    .. math:: h_t = \\mathrm{drop}(\\mathrm{norm}(f(b + \\sum_{i=0}^{k-1} A_i\\, x_{st + i d})))
+
+    Parameters
+    ----------
+    in_dim, out_dim : int
+        Channels in and out.
+    context : int
+        Number of input frames the layer looks at (kernel size :math:`k`).
+    dilation : int
+        Spacing :math:`d` between those frames.
+    stride : int
+        Keep every :math:`s`-th output frame (subsampling).
+    activation : str
+        One of ``relu``, ``gelu``, ``tanh``, ``sigmoid``.
+    norm : str
+        ``layer`` (per-frame layer norm) or ``none``.
+    dropout : float
+        Dropout probability after the layer.
+    """
+
+    def __init__(self, in_dim, out_dim, context=3, dilation=1, stride=1, activation="relu",
+                 norm="layer", dropout=0.0):
+        super().__init__()
+        if context < 1 or dilation < 1 or stride < 1:
+            raise ValueError("context, dilation and stride must be >= 1")
+        self.context, self.dilation, self.stride = context, dilation, stride
+        self.conv = nn.Conv1d(in_dim, out_dim, context, stride=stride, dilation=dilation)
+        self.act = ACTIVATIONS[activation]()
+        self.norm = _FrameNorm(out_dim) if norm == "layer" else nn.Identity()
+        self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+
+    def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
+        """Frames out of a valid convolution: ``(L - d (k - 1) - 1) // s + 1``."""
+        return (lengths - self.dilation * (self.context - 1) - 1) // self.stride + 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map [B, in_dim, T] to [B, out_dim, T_out] (channels first)."""
+        return self.drop(self.norm(self.act(self.conv(x))))
+
+
+class TDNN(nn.Module):
+    """A stack of TDNN layers and an optional linear projection: (B, T, D_in) -> (B, T', d).
+
+    Parameters
+    ----------
+    input_dim : int
+        Feature dimension :math:`D_{in}` of the front end.
+    dims, contexts, dilations, strides : sequence of int
+        Per hidden layer: width, context (kernel size), dilation and stride. Equal lengths.
+    output_dim : int or None
+        Width :math:`d` of a final per-frame linear projection (no nonlinearity); ``None``
+        to end on the last hidden layer.
+    activation, norm, dropout
+        As in :class:`TDNNLayer` (dropout is not applied to the projection).
+    output_norm : str
+        ``none``, ``l2`` (each output frame scaled to unit length, so squared distances lie
+        in [0, 4]) or ``layer`` (layer norm without gain or bias).
+
+    Examples
+    --------
+    >>> net = TDNN(13, dims=[32, 32], contexts=[5, 3], dilations=[1, 2], strides=[1, 2],
+    ...            output_dim=8)
+    >>> net.receptive_field, net.subsampling
+    (9, 2)
+    >>> [tuple(y.shape) for y in net.encode([torch.randn(20, 13), torch.randn(1, 13)])]
+    [(10, 8), (1, 8)]
+    """
+
+    def __init__(self, input_dim: int, dims: Sequence[int] = (), contexts: Sequence[int] = (),
+                 dilations: Sequence[int] = (), strides: Sequence[int] = (),
+                 output_dim: int | None = None, activation: str = "relu", norm: str = "layer",
+                 dropout: float = 0.0, output_norm: str = "none"):
+        super().__init__()
+        n = len(dims)
+        if not (len(contexts) == len(dilations) == len(strides) == n):
+            raise ValueError("dims, contexts, dilations and strides must have the same length")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}")
+        if norm not in NORMS:
+            raise ValueError(f"norm must be one of {NORMS}")
+        if output_norm not in OUTPUT_NORMS:
+            raise ValueError(f"output_norm must be one of {OUTPUT_NORMS}")
+        self.input_dim = input_dim
+        layers, width = [], input_dim
+        for dim, k, d, s in zip(dims, contexts, dilations, strides, strict=True):
+            layers.append(TDNNLayer(width, dim, k, d, s, activation, norm, dropout))
+            width = dim
+        self.layers = nn.ModuleList(layers)
+        self.project = nn.Linear(width, output_dim) if output_dim is not None else None
+        self.output_dim = output_dim if output_dim is not None else width
+        self.output_norm = output_norm
+        self._out_layer_norm = (nn.LayerNorm(self.output_dim, elementwise_affine=False)
+                                if output_norm == "layer" else None)
+
+    @property
+    def receptive_field(self) -> int:
+        """Input frames that one output frame depends on: :math:`R` above."""
+        field, jump = 1, 1
+        for layer in self.layers:
+            field += (layer.context - 1) * layer.dilation * jump
+            jump *= layer.stride
+        return field
+
+    @property
+    def subsampling(self) -> int:
+        """Input frames per output frame: the product of the strides, :math:`S` above."""
+        factor = 1
+        for layer in self.layers:
+            factor *= layer.stride
+        return factor
+
+    def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
+        """Output frames for inputs of ``lengths`` frames (after the edge padding)."""
+        lengths = torch.as_tensor(lengths) + self.receptive_field - 1
+        for layer in self.layers:
+            lengths = layer.output_lengths(lengths)
+        return lengths
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encode a padded batch.
+
+        Parameters
+        ----------
+        x : Tensor [B, T, D_in]
+            Features, utterance ``b`` valid in ``x[b, :lengths[b]]`` (the rest is ignored).
+        lengths : LongTensor [B]
+            Valid frames per utterance, each >= 1.
+
+        Returns
+        -------
+        y : Tensor [B, T', d]
+            Outputs; utterance ``b`` valid in ``y[b, :out_lengths[b]]``.
+        out_lengths : LongTensor [B]
+        """
+        if x.dim() != 3 or x.shape[-1] != self.input_dim:
+            raise ValueError(f"expected input [B, T, {self.input_dim}], got {tuple(x.shape)}")
+        lengths = torch.as_tensor(lengths, dtype=torch.long, device=x.device)
+        if lengths.numel() and int(lengths.min()) < 1:
+            raise ValueError("every utterance needs at least one frame")
+        field = self.receptive_field
+        left = (field - 1) // 2
+        # Repeat edge frames: padded position p reads frame clamp(p - left, 0, len - 1).
+        pos = torch.arange(x.shape[1] + field - 1, device=x.device) - left
+        index = torch.minimum(pos.clamp(min=0).unsqueeze(0), (lengths - 1).unsqueeze(1))
+        h = torch.gather(x, 1, index.unsqueeze(-1).expand(-1, -1, x.shape[-1])).transpose(1, 2)
+        for layer in self.layers:
+            h = layer(h)
+        y = h.transpose(1, 2)
+        if self.project is not None:
+            y = self.project(y)
+        if self.output_norm == "l2":
+            y = nn.functional.normalize(y, dim=-1)
+        elif self._out_layer_norm is not None:
+            y = self._out_layer_norm(y)
+        return y, self.output_lengths(lengths)
+
+    def encode(self, features: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """Encode a list of utterances [T_i, D_in] in one batch; returns [T'_i, d] each."""
+        if len(features) == 0:
+            return []
+        lengths = torch.tensor([f.shape[0] for f in features], dtype=torch.long)
+        x = nn.utils.rnn.pad_sequence(list(features), batch_first=True)
+        y, out_lengths = self(x, lengths)
+        return [y[b, :n] for b, n in enumerate(out_lengths.tolist())]
