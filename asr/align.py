@@ -72,13 +72,20 @@ def align_with_model(recognizer, config, features, word=None):
 
 
 def align_recordings(features_a, features_b, step="symmetric2"):
-    """Plain DTW between two recordings' front-end features [N, D] and [M, D]."""
+    """Plain DTW between two recordings' front-end features [N, D] and [M, D].
+
+    The normalized cost divides the path's cost by the step pattern's path weight (N + M for
+    ``symmetric2``): the mean local distance along the path.
+    """
     from asr.dtw import dtw
+    from asr.dtw.steps import path_weight
 
     distances = local_distances(features_a, features_b)
     alignment = dtw(distances.numpy(), step=step)
+    n, m = distances.shape
     return {"distances": distances.numpy(), "path": np.asarray(alignment.path),
-            "alignment_cost": float(alignment.cost)}
+            "alignment_cost": float(alignment.cost),
+            "normalized_cost": float(alignment.cost / path_weight(step, n, m))}
 
 
 def path_json(path, query_hop, template_hop=None):

@@ -11,7 +11,8 @@ import click
 @click.option("--word", default=None, help="Word whose templates to align. [default: the answer]")
 @click.option("--which", type=click.Choice(["best", "last"]), default="best", show_default=True)
 @click.option("--config", "config_file", default=None, type=click.Path(exists=True, dir_okay=False),
-              help="Without --exp: YAML whose 'frontend' section sets the features.")
+              help="Without --exp: YAML whose 'frontend' section sets the features. "
+                   "[default: MFCC at FILE_A's sample rate, mean and variance normalized]")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="PNG to write.")
 @click.option("--json", "json_out", default=None, type=click.Path(dir_okay=False),
               help="Also write the path (frame indices, seconds), energies and margin as JSON.")
@@ -59,7 +60,7 @@ def align(files, exp_dir, word, which, config_file, out, json_out):
             "path": path_json(result["path"], result["frame_hop"]),
         }
     else:
-        frontend = _frontend(config_file)
+        frontend = _frontend(config_file, files[0])
         features_a = extract_features(files[0], frontend)
         features_b = extract_features(files[1], frontend)
         result = align_recordings(features_a, features_b)
@@ -69,9 +70,10 @@ def align(files, exp_dir, word, which, config_file, out, json_out):
             warp_path=result["path"], frame_hop=hop, template=features_b.numpy(),
             template_name=Path(files[1]).name, template_hop=hop, query_name=Path(files[0]).name,
             title=f"DTW of {Path(files[0]).name} against {Path(files[1]).name} "
-                  f"(cost {result['alignment_cost']:.3f})",
+                  f"(mean local distance on the path {result['normalized_cost']:.3f})",
         )
         payload = {"files": list(files), "alignment_cost": result["alignment_cost"],
+                   "normalized_cost": result["normalized_cost"],
                    "path": path_json(result["path"], hop, hop)}
     if json_out:
         Path(json_out).parent.mkdir(parents=True, exist_ok=True)
@@ -79,11 +81,19 @@ def align(files, exp_dir, word, which, config_file, out, json_out):
     click.echo(f"wrote {out}" + (f" and {json_out}" if json_out else ""))
 
 
-def _frontend(config_file):
+def _frontend(config_file, first_file):
+    """The front end of a model-free alignment: the config file's, else the defaults at the
+    first recording's own sample rate (no empty band from resampling 8 kHz audio up)."""
+    import soundfile
+
     from asr.features import FrontendConfig
 
-    if config_file is None:
-        return FrontendConfig()
-    from asr.config import load_config
+    if config_file is not None:
+        from asr.config import load_config
 
-    return load_config(config_file).frontend
+        return load_config(config_file).frontend
+    try:
+        rate = soundfile.info(first_file).samplerate
+    except Exception:  # unreadable: extract_features reports it with its own one-line error
+        return FrontendConfig(cmvn="meanvar")
+    return FrontendConfig(sample_rate=rate, cmvn="meanvar")
