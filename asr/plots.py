@@ -33,6 +33,7 @@ def plot_alignment(
     margin=None,
     title=None,
     template_hop=None,
+    template_title="template",
 ):
     """Draw an utterance against a template: features, distances, warping path, energies.
 
@@ -59,6 +60,8 @@ def plot_alignment(
         Every word's energy, drawn as a bar chart with the margin in its title.
     template_hop : float, optional
         Seconds between template frames when the template is a recording; template frames otherwise.
+    template_title : str
+        Title of the template panel.
     """
     distances = np.asarray(distances, dtype=float)
     warp_path = np.asarray(warp_path)
@@ -78,7 +81,7 @@ def plot_alignment(
     )
     ax_template.set_ylabel(y_label)
     ax_template.set_xlabel("dimension")
-    ax_template.set_title("template", fontsize=9)
+    ax_template.set_title(template_title, fontsize=9)
 
     ax_trellis = fig.add_subplot(grid[0, 1], sharey=ax_template)
     image = ax_trellis.imshow(

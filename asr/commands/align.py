@@ -69,6 +69,7 @@ def align(files, exp_dir, word, which, config_file, out, json_out):
             out, features=features_a.numpy(), feature_hop=hop, distances=result["distances"],
             warp_path=result["path"], frame_hop=hop, template=features_b.numpy(),
             template_name=Path(files[1]).name, template_hop=hop, query_name=Path(files[0]).name,
+            template_title="its features",
             title=f"DTW of {Path(files[0]).name} against {Path(files[1]).name} "
                   f"(mean local distance on the path {result['normalized_cost']:.3f})",
         )

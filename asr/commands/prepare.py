@@ -35,7 +35,7 @@ def _finish(splits, out: Path) -> None:
     click.echo(f"wrote {', '.join(str(p) for p in paths)}")
 
 
-@prepare.command("fsdd", short_help="Free Spoken Digit Dataset (recordings/{digit}_{speaker}_{take}.wav).")
+@prepare.command("fsdd", short_help="Free Spoken Digit Dataset ({digit}_{speaker}_{take}.wav).")
 @click.argument("data_dir", type=DATA_DIR)
 @click.option("--out", "out", type=OUT_DIR, required=True, help="Folder of the manifests.")
 @click.option("--test-speakers", default=None,
@@ -53,7 +53,8 @@ def fsdd(data_dir, out, test_speakers, valid_fraction):
     _finish(corpus.prepare(data_dir, test_speakers, valid_fraction), out)
 
 
-@prepare.command("speech-commands", short_help="Speech Commands (<word>/<speaker>_nohash_<n>.wav + split lists).")
+@prepare.command("speech-commands",
+                  short_help="Speech Commands (<word>/<speaker>_nohash_<n>.wav, split lists).")
 @click.argument("data_dir", type=DATA_DIR)
 @click.option("--out", "out", type=OUT_DIR, required=True, help="Folder of the manifests.")
 @click.option("--words", default=None,

@@ -26,7 +26,9 @@ def _hash_order(speakers) -> list[str]:
     return sorted(speakers, key=lambda s: (hashlib.sha1(s.encode()).hexdigest(), s))
 
 
-def scan(data_dir: str | os.PathLike, speaker_regex: str = DEFAULT_SPEAKER_REGEX) -> list[Utterance]:
+def scan(
+    data_dir: str | os.PathLike, speaker_regex: str = DEFAULT_SPEAKER_REGEX
+) -> list[Utterance]:
     """Every ``<word>/<file>`` audio file of ``data_dir`` with its speaker."""
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
@@ -37,7 +39,8 @@ def scan(data_dir: str | os.PathLike, speaker_regex: str = DEFAULT_SPEAKER_REGEX
         raise ConfigError(f"--speaker-regex {speaker_regex!r}: not a regular expression ({exc})") \
             from None
     utts = []
-    for d in sorted(p for p in data_dir.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
+    words = [p for p in data_dir.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))]
+    for d in sorted(words):
         for path in sorted(p for p in d.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES):
             m = regex.search(path.stem)
             if m is None:

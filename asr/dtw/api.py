@@ -46,6 +46,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import torch
 
@@ -114,6 +115,44 @@ def _check_feasible(n: np.ndarray, m: np.ndarray, code: int, radius: int, step: 
                 "(widen the band)"
             )
     return ok
+
+
+def _path_buffers(n: np.ndarray, m: np.ndarray):
+    """Offsets and storage for one best path per pair (at most ``n + m - 1`` cells each)."""
+    sizes = n + m - 1
+    poff = np.zeros(n.shape[0], dtype=np.int64)
+    np.cumsum(sizes[:-1], out=poff[1:])
+    total = int(sizes.sum())
+    return (
+        poff,
+        np.zeros(n.shape[0], dtype=np.int64),
+        np.empty(total, dtype=np.int32),
+        np.empty(total, dtype=np.int32),
+        np.empty(total, dtype=np.float64),
+    )
+
+
+def _run_pairs(src, a, b, s, clamp, r0, c0, n, m, ok, code, radius, gamma, G, want_grad):
+    """Energies of all pairs; returns ``(out, paths)`` (``paths`` for hard with gradient)."""
+    out = np.empty(n.shape[0], dtype=np.float64)
+    nch = 4 * numba.get_num_threads()
+    paths = None
+    if gamma > 0:
+        used_log = np.zeros(n.shape[0], dtype=np.uint8)
+        K.soft_pairs(src, a, b, s, clamp, r0, c0, n, m, ok, code, radius, gamma, out, G,
+                     want_grad, used_log, nch)
+    elif want_grad:
+        paths = _path_buffers(n, m)
+        K.hard_path_pairs(src, a, b, s, clamp, r0, c0, n, m, ok, code, radius, out, *paths, nch)
+    else:
+        K.hard_energy_pairs(src, a, b, s, clamp, r0, c0, n, m, ok, code, radius, out, nch)
+    return out, paths
+
+
+def _grad_weights(grad_out: torch.Tensor, out: np.ndarray) -> np.ndarray:
+    w = grad_out.detach().to(torch.float64).contiguous().numpy().reshape(-1).copy()
+    w[~np.isfinite(out)] = 0.0  # infeasible pairs: +inf energy, zero gradient (never NaN)
+    return w
 
 
 def feasible(n, m, *, step: str = "symmetric1", band: int | None = None) -> np.ndarray:
@@ -209,42 +248,93 @@ def dtw(
                 "utterance frames (needs M <= 2N - 1)"
             )
         raise DtwInputError(f"band={radius}: no {step} path fits in the band for N={n}, M={m}")
-    value, path = K.hard_path(C, code, radius)
+    one = np.zeros(1, dtype=np.int64)
+    shape = (np.array([n], dtype=np.int64), np.array([m], dtype=np.int64))
+    args = (C, np.zeros(n), np.zeros(m), 1.0, False, one, one, *shape, np.ones(1, np.bool_), code,
+            radius)
+    value, paths = _run_pairs(*args, 0.0, np.empty((1, 1)), True)
+    length = int(paths[1][0])
+    path = np.stack([paths[2][:length][::-1], paths[3][:length][::-1]], axis=1).astype(np.int64)
     occupancy = None
     if gamma > 0:
         occupancy = np.empty_like(C)
-        value = K.soft_one(C, code, radius, gamma, occupancy)
-    return Alignment(float(value), path, occupancy)
+        value, _ = _run_pairs(*args, gamma, occupancy, True)
+    return Alignment(float(value[0]), path, occupancy)
 
 
 class _BlockDTW(torch.autograd.Function):
-    """Energies of the pair blocks of one 2-D cost buffer; gradient = occupancy x grad_out."""
+    """Energies of the pair blocks of one explicit 2-D cost buffer (``dtw_energy``)."""
 
     @staticmethod
-    def forward(ctx, cost2d, r0, c0, n, m, code, radius, gamma, covered):
+    def forward(ctx, cost2d, r0, c0, n, m, ok, code, radius, gamma):
         C = cost2d.detach().contiguous().numpy()
         want_grad = bool(ctx.needs_input_grad[0])
-        out = np.empty(n.shape[0], dtype=np.float64)
-        if want_grad:
-            G = np.empty_like(C) if covered else np.zeros_like(C)
-        else:
-            G = np.empty((1, 1), dtype=C.dtype)
-        if gamma > 0:
-            K.soft_pairs(C, r0, c0, n, m, code, radius, gamma, out, G, want_grad)
-        else:
-            K.hard_pairs(C, r0, c0, n, m, code, radius, out, G, want_grad)
-        ctx.blocks = (r0, c0, n, m, covered, G, np.isfinite(out))
+        G = np.zeros_like(C) if want_grad and gamma > 0 else np.empty((1, 1), dtype=C.dtype)
+        a = np.zeros(C.shape[0])
+        b = np.zeros(C.shape[1])
+        out, paths = _run_pairs(C, a, b, 1.0, False, r0, c0, n, m, ok, code, radius, gamma, G,
+                                want_grad)
+        ctx.state = (C.shape, C.dtype, r0, c0, n, m, out, G, paths)
         return torch.from_numpy(out).to(cost2d.dtype)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out):
-        r0, c0, n, m, covered, G, finite = ctx.blocks
-        w = grad_out.detach().to(torch.float64).contiguous().numpy().copy()
-        w[~finite] = 0.0  # infeasible pairs: +inf energy, zero gradient (never NaN)
-        grad = np.empty_like(G) if covered else np.zeros_like(G)
-        K.scale_blocks(G, r0, c0, n, m, w, grad)
-        return torch.from_numpy(grad), None, None, None, None, None, None, None, None
+        shape, dtype, r0, c0, n, m, out, G, paths = ctx.state
+        w = _grad_weights(grad_out, out)
+        grad = np.zeros(shape, dtype=dtype)
+        if paths is None:
+            K.scale_blocks(G, r0, c0, n, m, w, grad)
+        else:
+            poff, plen, pi, pj, pw = paths
+            K.scatter_paths(r0, c0, poff, plen, pi, pj, pw, w, grad)
+        return torch.from_numpy(grad), *([None] * 8)
+
+
+class _GridDTW(torch.autograd.Function):
+    r"""Energies of all (query, template) pairs with local costs
+    :math:`c(i,j) = a_i + b_j + s\, u_i^\top v_j` (clamped at 0), from one GEMM ``U V^T``."""
+
+    @staticmethod
+    def forward(ctx, U, V, a, b, s, meta):
+        r0, c0, n, m, ok, code, radius, gamma = meta[:8]
+        Ud = U.detach().contiguous()
+        Vd = V.detach().contiguous()
+        src = (Ud @ Vd.T).numpy()
+        want_grad = any(ctx.needs_input_grad[:4])
+        G = np.empty_like(src) if want_grad and gamma > 0 else np.empty((1, 1), dtype=src.dtype)
+        av = a.detach().to(torch.float64).contiguous().numpy()
+        bv = b.detach().to(torch.float64).contiguous().numpy()
+        out, paths = _run_pairs(src, av, bv, s, True, r0, c0, n, m, ok, code, radius, gamma, G,
+                                want_grad)
+        ctx.state = (Ud, Vd, s, meta, out, G, paths, a.dtype, b.dtype)
+        return torch.from_numpy(out).to(U.dtype)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_out):
+        Ud, Vd, s, meta, out, G, paths, a_dtype, b_dtype = ctx.state
+        r0, c0, n, m = meta[:4]
+        w = _grad_weights(grad_out, out)
+        if paths is None:
+            Wm = np.empty_like(G)
+            K.scale_blocks(G, r0, c0, n, m, w, Wm)  # the blocks tile the whole grid
+            Wt = torch.from_numpy(Wm)
+            gU = (Wt @ Vd).mul_(s)
+            gV = (Wt.T @ Ud).mul_(s)
+            ga = Wt.sum(1)
+            gb = Wt.sum(0)
+        else:
+            poff, plen, pi, pj, pw = paths
+            Un, Vn = Ud.numpy(), Vd.numpy()
+            gU = np.zeros(Un.shape)
+            gV = np.zeros(Vn.shape)
+            ga = np.zeros(Un.shape[0])
+            gb = np.zeros(Vn.shape[0])
+            K.path_grad_rows(Un, Vn, s, r0, c0, poff, plen, pi, pj, pw, w, *meta[8:], gU, ga)
+            K.path_grad_cols(Un, Vn, s, r0, c0, poff, plen, pi, pj, pw, w, *meta[8:], gV, gb)
+            gU, gV, ga, gb = (torch.from_numpy(x) for x in (gU, gV, ga, gb))
+        return gU.to(Ud.dtype), gV.to(Vd.dtype), ga.to(a_dtype), gb.to(b_dtype), None, None
 
 
 def _as_lengths(x, name: str, size: int, limit: int) -> np.ndarray:
@@ -317,10 +407,10 @@ def dtw_energy(
         )
         if bool((inside & ~finite).any()):
             raise DtwInputError("cost: contains NaN or infinite values inside the true lengths")
-    _check_feasible(n, m, code, radius, step)
+    ok = _check_feasible(n, m, code, radius, step)
     r0 = np.arange(P, dtype=np.int64) * N
     c0 = np.zeros(P, dtype=np.int64)
-    return _BlockDTW.apply(cost.reshape(P * N, M), r0, c0, n, m, code, radius, gamma, False)
+    return _BlockDTW.apply(cost.reshape(P * N, M), r0, c0, n, m, ok, code, radius, gamma)
 
 
 def _stack_sequences(seqs, name: str) -> list[torch.Tensor]:
@@ -340,15 +430,13 @@ def _stack_sequences(seqs, name: str) -> list[torch.Tensor]:
     return out
 
 
-def _local_costs(X: torch.Tensor, Y: torch.Tensor, metric: str) -> torch.Tensor:
-    """``[sum N, sum M]`` local distances with one matrix product (differentiable)."""
+def _cost_factors(X: torch.Tensor, Y: torch.Tensor, metric: str):
+    r"""``(U, V, a, b, s)`` with local cost :math:`a_i + b_j + s\, u_i^\top v_j`."""
     if metric == "sqeuclidean":
-        xx = (X * X).sum(1)
-        yy = (Y * Y).sum(1)
-        return torch.addmm(xx[:, None] + yy[None, :], X, Y.T, alpha=-2.0).clamp_min(0.0)
-    Xn = X / X.norm(dim=1, keepdim=True).clamp_min(1e-12)
-    Yn = Y / Y.norm(dim=1, keepdim=True).clamp_min(1e-12)
-    return 1.0 - Xn @ Yn.T
+        return X, Y, (X * X).sum(1), (Y * Y).sum(1), -2.0
+    U = X / X.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    V = Y / Y.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    return U, V, X.new_ones(X.shape[0]), Y.new_zeros(Y.shape[0]), -1.0
 
 
 def pairwise_dtw(
@@ -427,11 +515,10 @@ def pairwise_dtw(
     offy = np.concatenate(([0], np.cumsum(ny)[:-1]))
     n = np.repeat(nx, B)
     m = np.tile(ny, A)
-    _check_feasible(n, m, code, radius, step)
-    C = _local_costs(X.cpu(), Y.cpu(), metric)
-    r0 = np.repeat(offx, B)
-    c0 = np.tile(offy, A)
-    E = _BlockDTW.apply(C, r0, c0, n, m, code, radius, gamma, True).view(A, B)
+    ok = _check_feasible(n, m, code, radius, step)
+    U, V, a, b, s = _cost_factors(X.cpu(), Y.cpu(), metric)
+    meta = (np.repeat(offx, B), np.tile(offy, A), n, m, ok, code, radius, gamma, A, B)
+    E = _GridDTW.apply(U, V, a, b, s, meta).view(A, B)
     if normalize:
         weight = torch.from_numpy(path_weight(step, n, m).astype(np.float64)).view(A, B)
         E = E / weight.to(E.dtype)

@@ -18,7 +18,7 @@ from asr.errors import AudioError, ConfigError
 
 
 def load_audio(path: str | os.PathLike, sample_rate: int) -> torch.Tensor:
-    r"""Read an audio file (wav, flac, ogg, ... anything soundfile reads) as mono at ``sample_rate``.
+    r"""Read an audio file (wav, flac, ogg: anything soundfile reads) as mono at ``sample_rate``.
 
     Channels are averaged, :math:`x_n = \frac{1}{C}\sum_c x_{n,c}`, then the signal is resampled
     with :func:`torchaudio.functional.resample` (windowed-sinc polyphase filter) when its rate
@@ -69,7 +69,7 @@ def resample(wave: torch.Tensor, orig_rate: int, new_rate: int) -> torch.Tensor:
 
 
 def remove_dc(wave: torch.Tensor) -> torch.Tensor:
-    r"""Subtract the mean, :math:`x_n - \frac{1}{N}\sum_m x_m` (a constant offset carries no speech)."""
+    r"""Subtract the mean, :math:`x_n - \frac{1}{N}\sum_m x_m` (a constant offset is not speech)."""
     return wave - wave.mean()
 
 

@@ -1,8 +1,8 @@
 r"""Waveform -> feature frames: Kaldi-compatible log-mel / MFCC, deltas and per-utterance CMVN.
 
-The spectral part is :func:`torchaudio.compliance.kaldi.fbank` / :func:`~torchaudio.compliance.kaldi.mfcc`
-run on the 16-bit integer scale (samples times :math:`2^{15}`) as Kaldi does, so that the energy
-floor of the log sits far below any real signal.
+The spectral part is :func:`torchaudio.compliance.kaldi.fbank` / ``kaldi.mfcc`` run on the
+16-bit integer scale (samples times :math:`2^{15}`) as Kaldi does, so that the energy floor of
+the log sits far below any real signal.
 """
 
 from __future__ import annotations
