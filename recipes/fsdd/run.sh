@@ -2,7 +2,8 @@
 # FSDD (Free Spoken Digit Dataset) recipe: ten digits, 8 kHz.
 #
 #   bash recipes/fsdd/run.sh [--stage N] [--stop-stage N] [--data-dir DIR] [--test-speakers S]
-#                            [--losses L1,L2,..] [--seeds 0,1,..] [--tag NAME]
+#                            [--config FILE] [--compare-config FILE] [--losses L1,L2,..]
+#                            [--seeds 0,1,..] [--tag NAME]
 #
 # Stages (each leaves a marker in $exp/.done/, so a rerun skips what is finished;
 # delete a marker, or pass --stage, to redo a stage; nothing is ever deleted by the recipe):
@@ -27,7 +28,7 @@ losses="lvq2,mce,mmi,perceptron,hinge,log,square-square,square-exp,energy"
 seeds="0"
 tag=""
 
-usage() { sed -n '2,16p' "$here/run.sh" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,17p' "$here/run.sh" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --stage) stage="$2"; shift 2 ;;
@@ -35,6 +36,7 @@ while [ $# -gt 0 ]; do
     --data-dir) data_dir="$2"; shift 2 ;;
     --test-speakers) test_speakers="$2"; shift 2 ;;
     --config) config="$2"; shift 2 ;;
+    --compare-config) compare_config="$2"; shift 2 ;;
     --losses) losses="$2"; shift 2 ;;
     --seeds) seeds="$2"; shift 2 ;;
     --tag) tag="$2"; shift 2 ;;
@@ -44,7 +46,9 @@ while [ $# -gt 0 ]; do
 done
 # paths given on the command line are relative to where the recipe was started
 [ -n "$data_dir" ] && data_dir=$(cd "$data_dir" 2>/dev/null && pwd || { echo "run.sh: --data-dir $data_dir: no such directory" >&2; exit 2; })
-case "$config" in /*) ;; *) [ -e "$config" ] && config=$(pwd)/$config ;; esac
+for var in config compare_config; do  # a file given relative to the caller's folder
+  case "${!var}" in /*) ;; *) [ -e "${!var}" ] && printf -v "$var" '%s' "$(pwd)/${!var}" ;; esac
+done
 cd "$here"
 if [ -z "$tag" ]; then
   tag=standard
