@@ -46,13 +46,12 @@ class Augmenter:
         if self.vtlp > 0:
             import librosa
 
+            # the front end's filters are equally spaced on Kaldi's (HTK) mel scale
             fmax = frontend.fmax if frontend.fmax is not None else frontend.sample_rate / 2
-            edges = librosa.mel_frequencies(self.static + 2, fmin=frontend.fmin or 0.0,
-                                            fmax=fmax, htk=bool(getattr(frontend, "htk", False)))
+            edges = librosa.mel_frequencies(self.static + 2, fmin=frontend.fmin, fmax=fmax,
+                                            htk=True)
             self._centres = edges[1:-1]
-            self._mel = librosa.hz_to_mel(self._centres,
-                                          htk=bool(getattr(frontend, "htk", False)))
-            self._htk = bool(getattr(frontend, "htk", False))
+            self._mel = librosa.hz_to_mel(self._centres, htk=True)
 
     @property
     def active(self) -> bool:
@@ -78,7 +77,7 @@ class Augmenter:
         """Fractional band index whose value band ``i`` takes under the warp by ``alpha``."""
         import librosa
 
-        source = librosa.hz_to_mel(self._centres / alpha, htk=self._htk)
+        source = librosa.hz_to_mel(self._centres / alpha, htk=True)
         return np.interp(source, self._mel, np.arange(self.static, dtype=np.float64))
 
 

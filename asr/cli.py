@@ -2,11 +2,12 @@
 
 Each subcommand lives in ``asr/commands/<name>.py`` and imports torch and friends inside its
 function body, so ``asr --help`` answers instantly. Any :class:`asr.errors.AsrError` raised by
-a subcommand becomes a one-line ``Error: ...`` message and exit status 1 (click's usage errors
-exit 2).
+a subcommand becomes a one-line ``Error: ...`` message and exit status 1; usage errors (a bad
+option or argument) are one line too, with exit status 2.
 """
 
 import importlib
+import sys
 
 import click
 
@@ -45,6 +46,24 @@ class LazyGroup(click.Group):
                 return None
             raise
         return getattr(module, attr)
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        """Run the CLI; every error, usage errors included, is one line on stderr."""
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+            click.echo(f"Error: {exc.format_message()}{hint}", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            click.echo(f"Error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Error: aborted", err=True)
+            sys.exit(1)
+        if not standalone_mode:
+            return code
+        sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx):
         from asr.errors import AsrError

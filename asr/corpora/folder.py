@@ -36,7 +36,7 @@ def scan(
     try:
         regex = re.compile(speaker_regex)
     except re.error as exc:
-        raise ConfigError(f"--speaker-regex {speaker_regex!r}: not a regular expression ({exc})") \
+        raise ConfigError(f"--speaker-regex '{speaker_regex}': not a regular expression ({exc})") \
             from None
     utts = []
     words = [p for p in data_dir.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))]
@@ -44,7 +44,7 @@ def scan(
         for path in sorted(p for p in d.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES):
             m = regex.search(path.stem)
             if m is None:
-                raise DataError(f"{path}: speaker regex {speaker_regex!r} does not match the "
+                raise DataError(f"{path}: speaker regex '{speaker_regex}' does not match the "
                                 "file name")
             speaker = m.group(1) if regex.groups else m.group(0)
             utts.append(Utterance(id=f"{d.name}/{path.stem}", path=path, word=d.name,

@@ -29,10 +29,12 @@ def _read_list(path: Path) -> set[str]:
 
 
 def word_dirs(data_dir: Path) -> list[Path]:
-    """Folders of ``data_dir`` that hold ``.wav`` files and do not start with ``_``."""
+    """Folders of ``data_dir`` that hold ``<speaker>_nohash_<n>.wav`` files and do not start
+    with ``_`` (``_background_noise_`` is noise, not a word)."""
     return sorted(
         d for d in data_dir.iterdir()
-        if d.is_dir() and not d.name.startswith(("_", ".")) and any(d.glob("*.wav"))
+        if d.is_dir() and not d.name.startswith(("_", "."))
+        and any(NAME.match(p.name) for p in d.glob("*.wav"))
     )
 
 

@@ -180,52 +180,6 @@ def hard_fill(Cp, n, m, step, lo, hi, D):
     return D[n, m + 1]
 
 
-@njit(cache=True, nogil=True, fastmath=_FM)
-def hard_fill_back(Cp, n, m, step, lo, hi, H):
-    r"""Fill the cost-to-go trellis :math:`H(i, j)`: the least energy of a path from
-    :math:`(i, j)` (excluded) to :math:`(n-1, m-1)` (included), e.g. for symmetric1
-
-    .. math:: H(i,j) = \min\{c(i{+}1,j{+}1) + H(i{+}1,j{+}1),\ c(i{+}1,j) + H(i{+}1,j),\
-              c(i,j{+}1) + H(i,j{+}1)\},\quad H(n-1, m-1) = 0,
-
-    so that :math:`D(x) + H(x)` is the least energy of a path through :math:`x`.
-    """
-    for j in range(m + 4):
-        H[n + 1, j] = INF
-    next_lo = m
-    for i in range(n - 1, -1, -1):
-        lo_i = lo[i]
-        hi_i = hi[i]
-        Hn = H[i + 2]
-        Hc = H[i + 1]
-        Cn = Cp[i + 1]
-        Cr = Cp[i]
-        for j in range(lo_i, min(next_lo, m)):
-            Hn[j + 2] = INF
-        Hc[hi_i + 3] = INF
-        Hc[hi_i + 4] = INF
-        if step == ASYMMETRIC:
-            for j in range(lo_i, hi_i + 1):
-                v = min(min(Cn[j] + Hn[j + 2], Cn[j + 1] + Hn[j + 3]), Cn[j + 2] + Hn[j + 4])
-                Hc[j + 2] = v
-            if i == n - 1:
-                Hc[m + 1] = 0.0
-        else:
-            right = INF
-            start = hi_i
-            if i == n - 1:
-                Hc[m + 1] = 0.0
-                right = 0.0
-                start = m - 2
-            w = 2.0 if step == SYMMETRIC2 else 1.0
-            for j in range(start, lo_i - 1, -1):
-                v = min(min(w * Cn[j + 1] + Hn[j + 3], Cn[j] + Hn[j + 2]), Cr[j + 1] + right)
-                Hc[j + 2] = v
-                right = v
-        next_lo = lo_i
-    return H[1, 2]
-
-
 @njit(cache=True, nogil=True)
 def hard_backtrack(Cp, n, m, step, D, pi, pj, pw, off):
     """Trace the best path back from (n-1, m-1) through a filled ``D``.

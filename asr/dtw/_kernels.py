@@ -22,11 +22,10 @@ from asr.dtw._hard import (
     hard_backtrack,
     hard_energy,
     hard_fill,
-    hard_fill_back,
     load_block,
     row_ranges,
 )
-from asr.dtw._soft import hull, relevance_threshold, soft_log, soft_prob
+from asr.dtw._soft import soft_log, soft_norm
 
 INF = np.inf
 
@@ -98,9 +97,9 @@ def soft_pairs(src, a, b, s, clamp, r0, c0, n, m, ok, step, band, gamma, out, G,
                used_log, nch):
     """Soft DTW energies; with ``want_grad`` the occupancy into the pair blocks of ``G``.
 
-    Per pair: hard prefix and cost-to-go trellises, the hull of relevant cells, then the
-    probability-domain recursion, or the log-domain one where it would underflow
-    (``used_log[p] = 1``).
+    Per pair: the hard prefix trellis, then the normalized probability-domain recursion
+    (:func:`asr.dtw._soft.soft_norm`), or the log-domain one where that would overflow
+    (``used_log[p] = 1``; only for ``n + m`` beyond about 640).
     """
     npairs = n.shape[0]
     nch = max(1, min(npairs, nch))
@@ -108,20 +107,15 @@ def soft_pairs(src, a, b, s, clamp, r0, c0, n, m, ok, step, band, gamma, out, G,
     maxm = m.max()
     for t in prange(nch):
         Cp = np.zeros((maxn + 1, maxm + 4))
-        K = np.zeros((maxn + 1, maxm + 4))
         F = np.empty((maxn + 2, maxm + 4))
-        H = np.empty((maxn + 2, maxm + 4))
+        W0 = np.zeros((maxn + 2, maxm + 4))
+        W1 = np.zeros((maxn + 2, maxm + 4))
+        W2 = np.zeros((maxn + 2, maxm + 4))
         Pa = np.empty((maxn + 2, maxm + 4))
         Pb = np.empty((maxn + 2, maxm + 4))
-        S = np.empty(maxn)
-        La = np.empty(maxn)
-        Lb = np.empty(maxn)
         lo = np.empty(maxn, dtype=np.int64)
         hi = np.empty(maxn, dtype=np.int64)
-        hlo = np.empty(maxn, dtype=np.int64)
-        hhi = np.empty(maxn, dtype=np.int64)
         R = np.empty((0, 0))
-        W = np.empty((3, 0, 0))
         E = np.empty((0, 0))
         for p in range(t * npairs // nch, (t + 1) * npairs // nch):
             np_, mp, rp, cp = n[p], m[p], r0[p], c0[p]
@@ -132,26 +126,16 @@ def soft_pairs(src, a, b, s, clamp, r0, c0, n, m, ok, step, band, gamma, out, G,
                 continue
             load_block(src, a, b, s, clamp, rp, cp, np_, mp, Cp)
             row_ranges(np_, mp, band, step, lo, hi)
-            tstar = hard_fill(Cp, np_, mp, step, lo, hi, F)
-            hard_fill_back(Cp, np_, mp, step, lo, hi, H)
-            thr = relevance_threshold(tstar, np_, mp, gamma)
-            in_hull = hull(F, H, np_, lo, hi, thr, hlo, hhi)
-            good = False
-            if in_hull:
-                value, good = soft_prob(Cp, np_, mp, step, hlo, hhi, gamma, F, H, thr, K, Pa,
-                                        Pb, S, La, Lb, want_grad, G, rp, cp)
+            hard_fill(Cp, np_, mp, step, lo, hi, F)
+            value, good = soft_norm(Cp, np_, mp, step, lo, hi, gamma, F, W0, W1, W2, Pa, Pb,
+                                    want_grad, G, rp, cp)
             if not good:
                 used_log[p] = 1
                 if R.shape[0] == 0:
                     R = np.empty((maxn + 2, maxm + 4))
-                    W = np.empty((3, maxn + 2, maxm + 4))
                     E = np.empty((maxn + 2, maxm + 4))
-                if in_hull:
-                    value = soft_log(Cp, np_, mp, step, hlo, hhi, gamma, R, W, E, want_grad, G,
-                                     rp, cp)
-                else:
-                    value = soft_log(Cp, np_, mp, step, lo, hi, gamma, R, W, E, want_grad, G,
-                                     rp, cp)
+                value = soft_log(Cp, np_, mp, step, lo, hi, gamma, R, W0, W1, W2, E, want_grad,
+                                 G, rp, cp)
             out[p] = value
 
 

@@ -2,39 +2,38 @@ r"""Private Numba kernels of the soft (log-sum-exp) trellis of one pair.
 
 Two formulations of the same recursion (conventions in :mod:`asr.dtw._hard`):
 
-**Probability domain** (fast path). With :math:`k(i,j) = e^{-c(i,j)/\gamma}` and
-:math:`\alpha = e^{-R/\gamma}`, symmetric1 reads
+**Normalized probability domain** (fast path). Write :math:`\alpha(x) = e^{-R(x)/\gamma}` for
+the sum over path prefixes ending in cell :math:`x`, and normalize it by the hard prefix
+energy :math:`D(x)`: :math:`\hat\alpha(x) = \alpha(x)\, e^{D(x)/\gamma}`. For symmetric1,
+:math:`R(x) = c(x) + \min_\gamma\{R(p) : p \in \mathrm{pred}(x)\}` becomes
 
 .. math::
 
-    \alpha(i,j) = k(i,j)\,\bigl(\alpha(i-1,j-1) + \alpha(i-1,j) + \alpha(i,j-1)\bigr),
+    \hat\alpha(x) = \sum_{p \in \mathrm{pred}(x)} w_{px}\, \hat\alpha(p), \qquad
+    w_{px} = \exp\Bigl(-\frac{D(p) + c(x) - D(x)}{\gamma}\Bigr) \in [0, 1],
 
-(symmetric2 weighs the diagonal term by :math:`k^2`; asymmetric sums
-:math:`\alpha(i-1, j-\{0,1,2\})`), and the backward sum over path suffixes is
+(symmetric2 charges :math:`2c(x)` on the diagonal edge) with :math:`\hat\alpha(0,0) = 1`, and
+:math:`R(N-1, M-1) = D(N-1, M-1) - \gamma \log \hat\alpha(N-1, M-1)`. The edge weights depend
+only on the hard trellis, so they are computed row by row in vectorized loops (a SIMD
+``exp``), and the recursion itself is one fused multiply-add chain. Because the best
+predecessor has weight 1, :math:`1 \le \hat\alpha(x) \le 3^{i+j}`: no underflow whatever
+:math:`\gamma` and the costs are, and no overflow below :math:`N + M \approx 640`.
+
+The backward pass (Cuturi & Blondel, 2017) propagates :math:`E(x) = \partial R(N-1,M-1) /
+\partial R(x)` through the soft-min weights :math:`\pi_x(p) = w_{px} \hat\alpha(p) /
+\hat\alpha(x)`; with :math:`\hat E = E / \hat\alpha` it is again a pure multiply-add recursion
+over the same weights,
 
 .. math::
 
-    \beta(i,j) = k(i{+}1,j{+}1)\beta(i{+}1,j{+}1) + k(i{+}1,j)\beta(i{+}1,j)
-    + k(i,j{+}1)\beta(i,j{+}1), \qquad \beta(N-1, M-1) = 1,
+    \hat E(p) = \sum_{x \in \mathrm{succ}(p)} w_{px}\, \hat E(x), \qquad
+    \hat E(N-1, M-1) = 1 / \hat\alpha(N-1, M-1),
 
-so :math:`Z = \alpha(N-1,M-1)`, :math:`R = -\gamma \log Z` and the occupancy of a cell is
-:math:`\alpha\beta/Z` (symmetric2: the diagonally entered part counts twice). Only
-multiply-adds per cell, one ``exp`` per cell for :math:`k`, one ``log`` per row: each row is
-rescaled by its largest *relevant* value and the logs of the scales are accumulated.
+and the occupancy is :math:`\hat E(x)\hat\alpha(x)` (symmetric2: plus the diagonally entered
+part :math:`\hat E(x) w_{dx} \hat\alpha(d)` once more, as that step weighs 2).
 
-*Relevance and pruning.* With the hard prefix :math:`D` and cost-to-go :math:`H`
-(:mod:`asr.dtw._hard`), :math:`T(x) = D(x) + H(x)` is the least energy of a path through
-:math:`x`. At most :math:`3^{N+M}` paths exist, so the cells with
-:math:`T(x) > T^* + \gamma((N+M)\ln 3 + 40)` carry together less than :math:`e^{-40} Z`: they
-are dropped (outside the per-row hull of the relevant cells) or given zero occupancy (inside
-it). The result is exact to double precision, and for small :math:`\gamma` the trellis shrinks
-to a narrow corridor around the best path.
-
-*Underflow.* The probability domain is used only if every relevant cell stays a normal float
-within :math:`[10^{-280}, 10^{280}]` of its row scale; otherwise (small :math:`\gamma` relative
-to the cost spread) the pair falls back to the **log domain**, which is the textbook recursion
-:math:`R(x) = c(x) + \min_\gamma(\text{predecessors})` with the soft-min weights stored for
-the backward pass (Cuturi & Blondel, 2017), run on the same hull.
+**Log domain** (fallback where :math:`\hat\alpha` would overflow): the textbook recursion
+with the soft-min weights stored for the backward pass.
 """
 
 from __future__ import annotations
@@ -42,204 +41,193 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 from asr.dtw._hard import ASYMMETRIC, SYMMETRIC1, SYMMETRIC2
 
 INF = np.inf
-TINY = 1e-280
-HUGE = 1e280
-LOG3 = math.log(3.0)
+FLUSH = 1e-290  # backward values below this are set to 0 (see soft_norm)
 _FM = {"contract"}
+_LOG2E = 1.4426950408889634
+_LN2_HI = 0.693145751953125  # ln 2 split so that k * _LN2_HI is exact
+_LN2_LO = 1.42860682030941723212e-6
 
 
-@njit(cache=True, nogil=True)
-def relevance_threshold(tstar, n, m, gamma):
-    """Energy above which a cell's paths carry less than :math:`e^{-40}` of the total."""
-    return tstar + gamma * ((n + m) * LOG3 + 40.0) + 1e-12 * abs(tstar) + 1e-300
+@intrinsic
+def _bits_to_float(typingctx, bits):
+    """Reinterpret the bits of an int64 as a float64 (a free bitcast; vectorizes)."""
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(types.int64), codegen
 
 
-@njit(cache=True, nogil=True)
-def hull(F, H, n, lo, hi, thr, hlo, hhi):
-    """Monotone per-row column ranges ``hlo..hhi`` covering every cell with
-    ``F + H <= thr``; returns False if some row has no such cell (then use the band)."""
-    for i in range(n):
-        Fr = F[i + 1]
-        Hr = H[i + 1]
-        a = -1
-        b = -1
-        for j in range(lo[i], hi[i] + 1):
-            if Fr[j + 2] + Hr[j + 2] <= thr:
-                if a < 0:
-                    a = j
-                b = j
-        if a < 0:
-            return False
-        hlo[i] = a
-        hhi[i] = b
-    for i in range(n - 2, -1, -1):
-        hlo[i] = min(hlo[i], hlo[i + 1])
-    for i in range(1, n):
-        hhi[i] = max(hhi[i], hhi[i - 1])
-    return True
+@njit(cache=True, nogil=True, inline="always", fastmath=_FM)
+def exp_neg(x):
+    r""":math:`e^x` for :math:`x \le 1` to 1 ulp, 0 below :math:`-708` (and for NaN).
 
-
-@njit(cache=True, nogil=True, fastmath=_FM)
-def _scale_row(V, F, H, l, h, thr):
-    """Largest relevant value of a trellis row, or -1 if a relevant value is out of range."""
-    vmax = 0.0
-    vmin = INF
-    bad = False
-    for j in range(l, h + 1):
-        if F[j + 2] + H[j + 2] <= thr:
-            v = V[j + 2]
-            if not v <= HUGE:
-                bad = True
-            vmax = max(vmax, v)
-            vmin = min(vmin, v)
-    if bad or not vmin >= TINY or not vmin >= TINY * vmax:
-        return -1.0
-    r = 1.0 / vmax
-    for j in range(l, h + 1):
-        V[j + 2] *= r
-    return vmax
+    Range reduction :math:`x = k \ln 2 + r`, :math:`|r| \le \ln 2 / 2`, a degree-13 Taylor
+    polynomial for :math:`e^r` and :math:`2^k` built in the exponent bits; no library call,
+    so loops over it vectorize (numba has no SIMD ``exp`` without Intel SVML).
+    """
+    y = min(max(x, -708.0), 1.0)
+    kf = math.floor(y * _LOG2E + 0.5)
+    r = (y - kf * _LN2_HI) - kf * _LN2_LO
+    p = 1.0 / 6227020800.0
+    p = p * r + 1.0 / 479001600.0
+    p = p * r + 1.0 / 39916800.0
+    p = p * r + 1.0 / 3628800.0
+    p = p * r + 1.0 / 362880.0
+    p = p * r + 1.0 / 40320.0
+    p = p * r + 1.0 / 5040.0
+    p = p * r + 1.0 / 720.0
+    p = p * r + 1.0 / 120.0
+    p = p * r + 1.0 / 24.0
+    p = p * r + 1.0 / 6.0
+    p = p * r + 0.5
+    p = p * r + 1.0
+    p = p * r + 1.0
+    scale = _bits_to_float((np.int64(kf) + 1023) << 52)
+    return p * scale if x > -708.0 else 0.0
 
 
 @njit(cache=True, nogil=True, fastmath=_FM)
-def soft_prob(Cp, n, m, step, hlo, hhi, gamma, F, H, thr, K, Pa, Pb, S, La, Lb,
-              want_grad, G, r0, c0):
-    """Soft DTW of one pair in the probability domain with row scaling.
+def _weights_row(fx, c, dw, f0, f1, f2, inv, w0, w1, w2):
+    """Edge weights of one row segment: ``w_k = exp((fx - c - [k == 0] (dw - 1) c - f_k) / gamma)``
+    with ``fx`` the hard prefix of the cells and ``f_k`` that of their k-th predecessors."""
+    for k in range(fx.shape[0]):
+        base = fx[k] - c[k]
+        w0[k] = exp_neg((base - (dw - 1.0) * c[k] - f0[k]) * inv)
+        w1[k] = exp_neg((base - f1[k]) * inv)
+        w2[k] = exp_neg((base - f2[k]) * inv)
 
-    Returns ``(value, ok)``; ``ok`` is False when a relevant cell left the safe range (the
-    caller then uses :func:`soft_log`). With ``want_grad``, writes the occupancy into the
-    block ``G[r0:r0+n, c0:c0+m]`` (every cell of it).
+
+@njit(cache=True, nogil=True, fastmath=_FM)
+def _dot3_row(w0, w1, w2, p0, p1, p2, out, flush):
+    """``out = w0 p0 + w1 p1 + w2 p2`` elementwise (rows without a horizontal move), values
+    not above ``flush`` set to 0."""
+    for k in range(out.shape[0]):
+        v = w0[k] * p0[k] + w1[k] * p1[k] + w2[k] * p2[k]
+        out[k] = v if v > flush else 0.0
+
+
+@njit(cache=True, nogil=True, fastmath=_FM)
+def _occupancy_row(e, a, w0, ap, twice, out):
+    """``out = e a`` (plus ``e w0 ap``, the diagonally entered part, when ``twice``)."""
+    if twice:
+        for k in range(out.shape[0]):
+            out[k] = e[k] * (a[k] + w0[k] * ap[k])
+    else:
+        for k in range(out.shape[0]):
+            out[k] = e[k] * a[k]
+
+
+@njit(cache=True, nogil=True, fastmath=_FM)
+def soft_norm(Cp, n, m, step, lo, hi, gamma, F, W0, W1, W2, Pa, Pb, want_grad, G, r0, c0):
+    r"""Soft DTW of one pair in the normalized probability domain (see the module docstring).
+
+    ``F`` is the filled hard prefix trellis; ``W0, W1, W2`` (finite contents) receive the edge
+    weights from the three predecessors; ``Pa``, ``Pb`` hold :math:`\hat\alpha` and
+    :math:`\hat E`. Returns ``(value, ok)``, ``ok`` False on overflow (then use
+    :func:`soft_log`). With ``want_grad``, writes the occupancy into every cell of the block
+    ``G[r0:r0+n, c0:c0+m]``.
     """
     inv = 1.0 / gamma
+    asym = step == ASYMMETRIC
+    dw = 2.0 if step == SYMMETRIC2 else 1.0
     for j in range(m + 4):
         Pa[0, j] = 0.0
-    Pa[0, 2 if step == ASYMMETRIC else 1] = 1.0
-    log_scale = 0.0
+    Pa[0, 2 if asym else 1] = 1.0
     prev_hi = -1
     for i in range(n):
-        lo_i = hlo[i]
-        hi_i = hhi[i]
+        lo_i = lo[i]
+        hi_i = hi[i]
+        a, b = lo_i + 2, hi_i + 3  # trellis columns of the row segment
         Pp = Pa[i]
         Pc = Pa[i + 1]
-        Kr = K[i]
-        Cr = Cp[i]
+        Fp = F[i]
+        Fc = F[i + 1]
+        X0 = W0[i + 1]
+        X1 = W1[i + 1]
+        X2 = W2[i + 1]
         if i > 0:
-            for j in range(prev_hi + 1, hi_i + 1):
-                Pp[j + 2] = 0.0
+            Pp[prev_hi + 3 : b] = 0.0
         Pc[lo_i] = 0.0
         Pc[lo_i + 1] = 0.0
-        for j in range(lo_i, hi_i + 1):
-            Kr[j] = min(math.exp(-Cr[j] * inv), HUGE)
-        if step == SYMMETRIC1:
-            left = 0.0
-            for j in range(lo_i, hi_i + 1):
-                v = Kr[j] * (Pp[j + 1] + Pp[j + 2] + left)
-                Pc[j + 2] = v
-                left = v
-        elif step == SYMMETRIC2:
-            left = 0.0
-            for j in range(lo_i, hi_i + 1):
-                k = Kr[j]
-                v = k * (k * Pp[j + 1] + Pp[j + 2] + left)
-                Pc[j + 2] = v
-                left = v
+        c = Cp[i, lo_i : hi_i + 1]
+        if asym:
+            _weights_row(Fc[a:b], c, 1.0, Fp[a:b], Fp[a - 1 : b - 1], Fp[a - 2 : b - 2], inv,
+                         X0[a:b], X1[a:b], X2[a:b])
+            _dot3_row(X0[a:b], X1[a:b], X2[a:b], Pp[a:b], Pp[a - 1 : b - 1], Pp[a - 2 : b - 2],
+                      Pc[a:b], 0.0)
         else:
-            for j in range(lo_i, hi_i + 1):
-                Pc[j + 2] = Kr[j] * (Pp[j + 2] + Pp[j + 1] + Pp[j])
-        s = _scale_row(Pc, F[i + 1], H[i + 1], lo_i, hi_i, thr)
-        if s < 0:
-            return INF, False
-        S[i] = s
-        log_scale += math.log(s)
-        La[i] = log_scale
+            _weights_row(Fc[a:b], c, dw, Fp[a - 1 : b - 1], Fp[a:b], Fc[a - 1 : b - 1], inv,
+                         X0[a:b], X1[a:b], X2[a:b])
+            left = 0.0
+            for j in range(a, b):
+                left = X0[j] * Pp[j - 1] + X1[j] * Pp[j] + X2[j] * left
+                Pc[j] = left
         prev_hi = hi_i
-    log_z = math.log(Pa[n, m + 1]) + La[n - 1]
-    value = -gamma * log_z
+    a_end = Pa[n, m + 1]
+    if not (a_end > 0.0 and a_end < INF):
+        return INF, False
+    value = F[n, m + 1] - gamma * math.log(a_end)
     if not want_grad:
         return value, True
 
     for j in range(m + 4):
         Pb[n + 1, j] = 0.0
-    log_scale = 0.0
     next_lo = m
     for i in range(n - 1, -1, -1):
-        lo_i = hlo[i]
-        hi_i = hhi[i]
-        Bn = Pb[i + 2]
-        Bc = Pb[i + 1]
-        Kn = K[i + 1]
-        Kr = K[i]
-        for j in range(lo_i, min(next_lo, m)):
-            Bn[j + 2] = 0.0
-        Bc[hi_i + 3] = 0.0
-        Bc[hi_i + 4] = 0.0
-        if step == ASYMMETRIC:
-            for j in range(lo_i, hi_i + 1):
-                Bc[j + 2] = Kn[j] * Bn[j + 2] + Kn[j + 1] * Bn[j + 3] + Kn[j + 2] * Bn[j + 4]
+        lo_i = lo[i]
+        hi_i = hi[i]
+        a, b = lo_i + 2, hi_i + 3
+        En = Pb[i + 2]
+        Ec = Pb[i + 1]
+        if next_lo > lo_i:
+            En[a : min(next_lo, m) + 2] = 0.0
+        Ec[hi_i + 3] = 0.0
+        Ec[hi_i + 4] = 0.0
+        if asym:
+            _dot3_row(W0[i + 2, a:b], W1[i + 2, a + 1 : b + 1], W2[i + 2, a + 2 : b + 2],
+                      En[a:b], En[a + 1 : b + 1], En[a + 2 : b + 2], Ec[a:b], FLUSH)
             if i == n - 1:
-                Bc[m + 1] = 1.0
+                Ec[m + 1] = 1.0 / a_end
         else:
+            Y0 = W0[i + 2]
+            Y1 = W1[i + 2]
+            X2 = W2[i + 1]
             right = 0.0
-            start = hi_i
             if i == n - 1:
-                Bc[m + 1] = 1.0
-                right = 1.0
-                start = m - 2
-            if step == SYMMETRIC1:
-                for j in range(start, lo_i - 1, -1):
-                    v = Kn[j + 1] * Bn[j + 3] + Kn[j] * Bn[j + 2] + Kr[j + 1] * right
-                    Bc[j + 2] = v
-                    right = v
-            else:
-                for j in range(start, lo_i - 1, -1):
-                    kd = Kn[j + 1]
-                    v = kd * kd * Bn[j + 3] + Kn[j] * Bn[j + 2] + Kr[j + 1] * right
-                    Bc[j + 2] = v
-                    right = v
-        s = _scale_row(Bc, F[i + 1], H[i + 1], lo_i, hi_i, thr)
-        if s < 0:
-            return value, False
-        log_scale += math.log(s)
-        Lb[i] = log_scale
+                right = 1.0 / a_end
+                Ec[m + 1] = right
+                b -= 1
+            for j in range(b - 1, a - 1, -1):
+                v = Y0[j + 1] * En[j + 1] + Y1[j] * En[j] + X2[j + 1] * right
+                right = v if v > FLUSH else 0.0  # no subnormals: they cost ~100 cycles each
+                Ec[j] = right
         next_lo = lo_i
 
     for i in range(n):
-        lo_i = hlo[i]
-        hi_i = hhi[i]
-        f = math.exp(La[i] + Lb[i] - log_z)
-        Fr = F[i + 1]
-        Hr = H[i + 1]
-        Ar = Pa[i + 1]
-        Ap = Pa[i]
-        Br = Pb[i + 1]
-        Kr = K[i]
+        lo_i = lo[i]
+        hi_i = hi[i]
         Gr = G[r0 + i]
-        for j in range(lo_i):
-            Gr[c0 + j] = 0.0
-        if step == SYMMETRIC2:
-            rs = 1.0 / S[i]
-            for j in range(lo_i, hi_i + 1):
-                k = Kr[j]
-                occ = ((Ar[j + 2] + k * k * Ap[j + 1] * rs) * f) * Br[j + 2]
-                Gr[c0 + j] = occ if Fr[j + 2] + Hr[j + 2] <= thr else 0.0
-        else:
-            for j in range(lo_i, hi_i + 1):
-                occ = (Ar[j + 2] * f) * Br[j + 2]
-                Gr[c0 + j] = occ if Fr[j + 2] + Hr[j + 2] <= thr else 0.0
-        for j in range(hi_i + 1, m):
-            Gr[c0 + j] = 0.0
+        Gr[c0 : c0 + lo_i] = 0.0
+        _occupancy_row(Pb[i + 1, lo_i + 2 : hi_i + 3], Pa[i + 1, lo_i + 2 : hi_i + 3],
+                       W0[i + 1, lo_i + 2 : hi_i + 3], Pa[i, lo_i + 1 : hi_i + 2],
+                       step == SYMMETRIC2, Gr[c0 + lo_i : c0 + hi_i + 1])
+        Gr[c0 + hi_i + 1 : c0 + m] = 0.0
     return value, True
 
 
 @njit(cache=True, nogil=True, fastmath=_FM)
-def soft_log(Cp, n, m, step, lo, hi, gamma, R, W, E, want_grad, G, r0, c0):
+def soft_log(Cp, n, m, step, lo, hi, gamma, R, W0, W1, W2, E, want_grad, G, r0, c0):
     r"""Soft DTW of one pair in the log domain (stable for any :math:`\gamma > 0`).
 
-    ``R`` is the soft accumulated cost; ``W[k, x]`` the soft-min weight of predecessor ``k``
+    ``R`` is the soft accumulated cost; ``Wk[x]`` the soft-min weight of predecessor ``k``
     in the recursion of cell ``x``; the backward pass gathers
     :math:`E(y) = \sum_{x} E(x) W_x(y)` over the successors ``x`` of ``y`` and writes the
     occupancy into the block of ``G``.
@@ -247,9 +235,9 @@ def soft_log(Cp, n, m, step, lo, hi, gamma, R, W, E, want_grad, G, r0, c0):
     for i in range(n + 2):
         for j in range(m + 4):
             R[i, j] = INF
-            W[0, i, j] = 0.0
-            W[1, i, j] = 0.0
-            W[2, i, j] = 0.0
+            W0[i, j] = 0.0
+            W1[i, j] = 0.0
+            W2[i, j] = 0.0
     if step == ASYMMETRIC:
         R[0, 2] = 0.0
     else:
@@ -285,9 +273,9 @@ def soft_log(Cp, n, m, step, lo, hi, gamma, R, W, E, want_grad, G, r0, c0):
             s = e0 + e1 + e2
             Rc[j + 2] = base + mn - gamma * math.log(s)
             rs = 1.0 / s
-            W[0, i + 1, j + 2] = e0 * rs
-            W[1, i + 1, j + 2] = e1 * rs
-            W[2, i + 1, j + 2] = e2 * rs
+            W0[i + 1, j + 2] = e0 * rs
+            W1[i + 1, j + 2] = e1 * rs
+            W2[i + 1, j + 2] = e2 * rs
     value = R[n, m + 1]
     if not want_grad:
         return value
@@ -304,18 +292,18 @@ def soft_log(Cp, n, m, step, lo, hi, gamma, R, W, E, want_grad, G, r0, c0):
                 e = 1.0
             elif step == ASYMMETRIC:
                 e = (
-                    E[i + 2, j + 2] * W[0, i + 2, j + 2]
-                    + E[i + 2, j + 3] * W[1, i + 2, j + 3]
-                    + E[i + 2, j + 4] * W[2, i + 2, j + 4]
+                    E[i + 2, j + 2] * W0[i + 2, j + 2]
+                    + E[i + 2, j + 3] * W1[i + 2, j + 3]
+                    + E[i + 2, j + 4] * W2[i + 2, j + 4]
                 )
             else:
                 e = (
-                    E[i + 2, j + 3] * W[0, i + 2, j + 3]
-                    + E[i + 2, j + 2] * W[1, i + 2, j + 2]
-                    + E[i + 1, j + 3] * W[2, i + 1, j + 3]
+                    E[i + 2, j + 3] * W0[i + 2, j + 3]
+                    + E[i + 2, j + 2] * W1[i + 2, j + 2]
+                    + E[i + 1, j + 3] * W2[i + 1, j + 3]
                 )
             E[i + 1, j + 2] = e
             if step == SYMMETRIC2:
-                e *= 1.0 + W[0, i + 1, j + 2]
+                e *= 1.0 + W0[i + 1, j + 2]
             Gr[c0 + j] = e
     return value

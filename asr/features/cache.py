@@ -85,13 +85,7 @@ def compute_all(
     jobs = min(jobs, max(1, len(paths) // MIN_FILES_PER_JOB))
     tasks = [(str(p), config.to_dict(), speed) for p in paths]
     if jobs == 1:
-        # tiny tensors: intra-op threads only add synchronisation (10-20x slower with 2 threads)
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return [extract_features(p, config, speed=speed) for p in paths]
-        finally:
-            torch.set_num_threads(threads)
+        return [extract_features(p, config, speed=speed) for p in paths]
     ctx = multiprocessing.get_context("fork")
     chunk = max(1, len(tasks) // (jobs * 8))
     with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker) as pool:

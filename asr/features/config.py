@@ -12,6 +12,7 @@ from asr.errors import ConfigError
 KINDS = ("mfcc", "logmel")
 CMVN_MODES = ("mean", "meanvar", "none")
 WINDOWS = ("povey", "hamming", "hanning", "rectangular", "blackman")
+FLOAT_FIELDS = ("win_ms", "hop_ms", "fmin", "fmax", "trim_db", "dither", "preemphasis", "lifter")
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,14 @@ class FrontendConfig:
     lifter: float = 22.0
 
     def __post_init__(self):
+        # one spelling per value (4000 and 4000.0 must give the same cache key)
+        for name in FLOAT_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, int) and not isinstance(value, bool):
+                object.__setattr__(self, name, float(value))
+        if isinstance(self.sample_rate, float) and self.sample_rate.is_integer():
+            object.__setattr__(self, "sample_rate", int(self.sample_rate))
+
         def bad(name, rule):
             raise ConfigError(f"frontend.{name}={getattr(self, name)!r}: {rule}")
 
@@ -173,8 +182,4 @@ class FrontendConfig:
             raise ConfigError(
                 f"frontend: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})"
             )
-        for name in ("win_ms", "hop_ms", "fmin", "fmax", "trim_db", "dither", "preemphasis",
-                     "lifter"):
-            if isinstance(data.get(name), int) and not isinstance(data.get(name), bool):
-                data[name] = float(data[name])
         return cls(**data)
