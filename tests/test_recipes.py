@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from _support import tar_gz
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = {
@@ -30,9 +31,10 @@ TINY = {
 }
 
 
-def run_recipe(recipe_dir, *args, cwd):
+def run_recipe(recipe_dir, *args, cwd, env=None):
     """Run ``recipe_dir/run.sh`` with the test's Python environment first on PATH."""
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    path = f"{Path(sys.executable).parent}:{os.environ['PATH']}"
+    env = dict(os.environ, **(env or {}), PATH=path)
     return subprocess.run(["bash", str(Path(recipe_dir) / "run.sh"), *map(str, args)],
                           cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
 
@@ -87,6 +89,25 @@ def test_fsdd_recipe_stages(tmp_path, fsdd_small):
     rerun = run_recipe(recipe, *args, cwd=tmp_path)
     assert rerun.returncode == 0
     assert rerun.stdout.count("skipped") == 5
+
+
+def test_fsdd_recipe_downloads_when_no_data_dir_is_given(tmp_path, fsdd_dir, server):
+    top = "free-spoken-digit-dataset-1.0.9"
+    members = {
+        f"{top}/recordings/{wav.name}": wav.read_bytes()
+        for wav in (fsdd_dir / "recordings").glob("[01]_*_[0-9].wav")
+    }
+    server.files["/fsdd.tar.gz"] = tar_gz(members)
+    recipe = copy_recipe(tmp_path, "fsdd")
+    env = {"ASR_FSDD_URL": f"{server.url}/fsdd.tar.gz"}
+    result = run_recipe(recipe, "--stop-stage", 1, cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (recipe / "downloads" / "fsdd" / "recordings" / "0_george_3.wav").is_file()
+    test = (recipe / "data" / "standard" / "test.jsonl").read_text().splitlines()
+    assert len(test) == 2 * 5 * 5  # two digits, five speakers, takes 0-4
+    again = run_recipe(recipe, "--stop-stage", 1, cwd=tmp_path, env=env)
+    assert again.returncode == 0 and again.stdout.count("skipped") == 2
+    assert len(server.requests) == 1
 
 
 def test_speech_commands_recipe_stages(tmp_path, speech_commands_dir):

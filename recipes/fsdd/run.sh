@@ -20,6 +20,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 stage=0
 stop_stage=100
+forced_stage=-1  # the stage named by --stage runs again even if its marker exists
 data_dir=""
 test_speakers=""
 config=conf/default.yaml
@@ -31,7 +32,7 @@ tag=""
 usage() { sed -n '2,17p' "$here/run.sh" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
-    --stage) stage="$2"; shift 2 ;;
+    --stage) stage="$2"; forced_stage="$2"; shift 2 ;;
     --stop-stage) stop_stage="$2"; shift 2 ;;
     --data-dir) data_dir="$2"; shift 2 ;;
     --test-speakers) test_speakers="$2"; shift 2 ;;
@@ -63,7 +64,7 @@ log() { echo "[fsdd $(date +%H:%M:%S)] $*"; }
 run_stage() {  # run_stage N DESCRIPTION: true when stage N must run now
   local n=$1; shift
   if [ "$n" -lt "$stage" ] || [ "$n" -gt "$stop_stage" ]; then return 1; fi
-  if [ -e "$exp/.done/stage$n" ] && [ "$n" -ne "$stage" ]; then
+  if [ -e "$exp/.done/stage$n" ] && [ "$n" -ne "$forced_stage" ]; then
     log "stage $n ($*): done before, skipped (marker $exp/.done/stage$n)"; return 1
   fi
   log "stage $n: $*"

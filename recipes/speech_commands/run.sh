@@ -16,6 +16,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 stage=0
 stop_stage=100
+forced_stage=-1  # the stage named by --stage runs again even if its marker exists
 data_dir=""
 task=10
 config=""
@@ -23,7 +24,7 @@ tag=""
 usage() { sed -n '2,14p' "$here/run.sh" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
-    --stage) stage="$2"; shift 2 ;;
+    --stage) stage="$2"; forced_stage="$2"; shift 2 ;;
     --stop-stage) stop_stage="$2"; shift 2 ;;
     --data-dir) data_dir="$2"; shift 2 ;;
     --task) task="$2"; shift 2 ;;
@@ -52,7 +53,7 @@ log() { echo "[speech_commands $(date +%H:%M:%S)] $*"; }
 run_stage() {
   local n=$1; shift
   if [ "$n" -lt "$stage" ] || [ "$n" -gt "$stop_stage" ]; then return 1; fi
-  if [ -e "$exp/.done/stage$n" ] && [ "$n" -ne "$stage" ]; then
+  if [ -e "$exp/.done/stage$n" ] && [ "$n" -ne "$forced_stage" ]; then
     log "stage $n ($*): done before, skipped (marker $exp/.done/stage$n)"; return 1
   fi
   log "stage $n: $*"
@@ -60,7 +61,7 @@ run_stage() {
 done_stage() { touch "$exp/.done/stage$1"; }
 
 if [ -z "$data_dir" ]; then
-  data_dir=downloads/speech_commands
+  data_dir=downloads/speech_commands_v0.02
   if run_stage 0 "download Speech Commands v0.02"; then
     asr download speech-commands downloads
     done_stage 0
