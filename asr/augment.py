@@ -85,7 +85,8 @@ def warp_bands(features: torch.Tensor, positions: np.ndarray, blocks: int = 1) -
     """Resample each block's channels at fractional ``positions`` by linear interpolation.
 
     .. math:: y_{t, i} = (1 - \\phi_i)\\, x_{t, \\lfloor p_i \\rfloor}
-              + \\phi_i\\, x_{t, \\lfloor p_i \\rfloor + 1}, \\qquad \\phi_i = p_i - \\lfloor p_i \\rfloor
+              + \\phi_i\\, x_{t, \\lfloor p_i \\rfloor + 1},
+              \\qquad \\phi_i = p_i - \\lfloor p_i \\rfloor
 
     Parameters
     ----------

@@ -358,7 +358,7 @@ def _check_range(name, value, low=None, high=None, high_open=False):
 
 
 def _plain(value: Any) -> Any:
-    """Tuples to lists, recursively, so YAML and ``torch.load(weights_only=True)`` both accept it."""
+    """Tuples to lists, recursively, so YAML and ``torch.load(weights_only=True)`` accept it."""
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
