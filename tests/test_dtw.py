@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+import asr.dtw.api
 from asr.dtw import (
     STEP_PATTERNS,
     DtwInputError,
@@ -102,9 +103,17 @@ def test_hard_matches_brute_force(step, band):
     assert checked >= 5
 
 
+@pytest.fixture(params=["normalized", "log"])
+def soft_domain(request, monkeypatch):
+    """Run soft DTW in the normalized probability domain (default) or force the log domain."""
+    if request.param == "log":
+        monkeypatch.setattr(asr.dtw.api, "_NORM_LIMIT", 0)
+    return request.param
+
+
 @pytest.mark.parametrize("step", STEP_PATTERNS)
 @pytest.mark.parametrize("gamma", [0.05, 0.5, 3.0])
-def test_soft_value_and_occupancy_match_brute_force(step, gamma):
+def test_soft_value_and_occupancy_match_brute_force(step, gamma, soft_domain):
     rng = np.random.default_rng(1)
     for (n, m), band in itertools.product([(1, 3), (3, 1), (4, 4), (5, 3), (4, 6)], [None, 1]):
         if not feasible(n, m, step=step, band=band):
@@ -116,7 +125,7 @@ def test_soft_value_and_occupancy_match_brute_force(step, gamma):
         np.testing.assert_allclose(a.occupancy, occ, atol=1e-10)
 
 
-def test_soft_survives_large_cost_over_gamma():
+def test_soft_survives_large_cost_over_gamma(soft_domain):
     # costs / gamma ~ 1e4: the log-space recursion must not under- or overflow
     rng = np.random.default_rng(2)
     for step in STEP_PATTERNS:
@@ -125,6 +134,18 @@ def test_soft_survives_large_cost_over_gamma():
         a = dtw(cost, step=step, gamma=0.01)
         assert a.cost == pytest.approx(soft, rel=1e-12)
         np.testing.assert_allclose(a.occupancy, occ, atol=1e-9)
+
+
+def test_soft_symmetric1_matches_tslearn_on_long_sequences():
+    # 300 + 260 frames: beyond the normalized domain's limit, so this runs in the log domain;
+    # the 120 + 100 pair runs in the normalized domain with a pruned trellis
+    tslearn_metrics = pytest.importorskip("tslearn.metrics")
+    rng = np.random.default_rng(14)
+    for (n, m), gamma in [((300, 260), 1.0), ((120, 100), 0.1), ((120, 100), 30.0)]:
+        x, y = rng.standard_normal((n, 3)), rng.standard_normal((m, 3))
+        ref = tslearn_metrics.soft_dtw(x, y, gamma=gamma)
+        got = pairwise_dtw([torch.from_numpy(x)], [torch.from_numpy(y)], gamma=gamma).item()
+        assert got == pytest.approx(ref, rel=1e-9)
 
 
 def test_symmetric1_matches_librosa():
@@ -296,6 +317,39 @@ def test_pairwise_matches_explicit_cost_matrices_and_normalizes():
     e32 = pairwise_dtw([x.float() for x in xs], [y.float() for y in ys], gamma=0.2)
     assert e32.dtype == torch.float32
     torch.testing.assert_close(e32.double(), pairwise_dtw(xs, ys, gamma=0.2), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("step", STEP_PATTERNS)
+@pytest.mark.parametrize("gamma", [0.0, 0.3])
+def test_pairwise_gradients_match_explicit_cost_route(step, gamma, soft_domain):
+    # pairwise_dtw's own backward (sparse paths / occupancy spans) against torch autograd
+    # through explicit squared distances and dtw_energy's dense backward
+    g = torch.Generator().manual_seed(15)
+    xs = [
+        torch.randn(t, 5, generator=g, dtype=torch.float64, requires_grad=True)
+        for t in (30, 41, 17)
+    ]
+    ys = [
+        torch.randn(t, 5, generator=g, dtype=torch.float64, requires_grad=True)
+        for t in (22, 33, 9, 30)
+    ]
+    w = torch.rand(len(xs), len(ys), generator=g, dtype=torch.float64)
+    e = pairwise_dtw(xs, ys, step=step, gamma=gamma)
+    ok = torch.isfinite(e)
+    grads = torch.autograd.grad((torch.where(ok, e, 0.0) * w).sum(), xs + ys)
+    N, M = max(len(x) for x in xs), max(len(y) for y in ys)
+    cost = torch.zeros(len(xs) * len(ys), N, M, dtype=torch.float64)
+    costs = [[((x[:, None] - y[None]) ** 2).sum(-1) for y in ys] for x in xs]
+    for a, row in enumerate(costs):
+        for b, c in enumerate(row):
+            cost[a * len(ys) + b, : c.shape[0], : c.shape[1]] = c
+    n = torch.tensor([len(x) for x in xs]).repeat_interleave(len(ys))
+    m = torch.tensor([len(y) for y in ys]).repeat(len(xs))
+    ref = dtw_energy(cost, n, m, step=step, gamma=gamma).view(len(xs), len(ys))
+    torch.testing.assert_close(e, ref, rtol=1e-9, atol=1e-9)
+    ref_grads = torch.autograd.grad((torch.where(ok, ref, 0.0) * w).sum(), xs + ys)
+    for got, want in zip(grads, ref_grads, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-7, atol=1e-9)
 
 
 def test_infeasible_asymmetric_pairs_give_inf_and_finite_gradients():

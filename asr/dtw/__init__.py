@@ -8,9 +8,19 @@ differentiable, with Numba kernels.
 - :func:`feasible`: whether a path exists for given lengths, step pattern and band.
 
 The step patterns and the band are described in :mod:`asr.dtw.steps`, the recursions in
-:mod:`asr.dtw.api`. The kernels are compiled by Numba on first use and cached on disk
-(``cache=True``): next to the sources when writable, else in the user cache directory; set
-``NUMBA_CACHE_DIR`` to choose the place (e.g. for a read-only install).
+:mod:`asr.dtw.api`, the kernels (and how soft DTW avoids ``exp``/``log`` per cell) in
+:mod:`asr.dtw._kernels`.
+
+Compilation: the Numba kernels compile on first use (about 20 s per dtype on 2 busy cores) and
+are cached on disk (``cache=True``): next to the sources when that directory is writable, else
+in the user's cache directory; set ``NUMBA_CACHE_DIR`` to choose the place (e.g. for a
+read-only install). Later processes load them in about a second.
+
+Threads: ``numba.set_num_threads`` sets the DTW threads, ``torch.set_num_threads`` those of the
+matrix products; they run one after the other. By default torch's OpenMP threads busy-wait
+after each parallel region and then starve the Numba threads on a machine with few cores (a
+2-thread call measured up to 50x slower); set ``OMP_WAIT_POLICY=PASSIVE`` in the environment
+before torch is imported (the benchmark does) when using more than one thread.
 """
 
 from asr.dtw.api import Alignment, dtw, dtw_energy, feasible, pairwise_dtw
