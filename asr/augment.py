@@ -12,6 +12,11 @@ through the feature cache); what is here acts on a feature matrix [T, D] laid ou
 - :func:`spec_augment`: SpecAugment-style masks (Park et al., 2019): a few runs of frames and of
   channels (the same channels in every block) are set to 0, the mean of normalized features.
 - Gaussian noise of a given standard deviation on every feature.
+- :class:`NoisyFeatures`: additive coloured noise at a random SNR, in the waveform domain
+  (features recomputed on the fly, about 1 ms per utterance).
+- :func:`random_crop`: drop a few frames at the start and at the end, as a tighter endpointer
+  or a recording that starts late would (a weak initial /t/ or /f/ cut off), so that the model
+  does not lean on the exact onset.
 """
 
 import numpy as np
@@ -32,16 +37,19 @@ class Augmenter:
         Number of masks and their largest width (frames, static channels).
     noise : float
         Standard deviation of additive Gaussian noise on the features.
+    crop : int
+        Drop up to this many frames at each end (:func:`random_crop`).
     """
 
     def __init__(self, frontend, vtlp=0.0, time_masks=0, time_width=0, freq_masks=0,
-                 freq_width=0, noise=0.0):
+                 freq_width=0, noise=0.0, crop=0):
         self.blocks = int(getattr(frontend, "deltas", 0)) + 1
         self.static = frontend.dim // self.blocks
         self.vtlp = float(vtlp) if frontend.kind == "logmel" else 0.0
         self.time_masks, self.time_width = int(time_masks), int(time_width)
         self.freq_masks, self.freq_width = int(freq_masks), int(freq_width)
         self.noise = float(noise)
+        self.crop = int(crop)
         self._mel = None
         if self.vtlp > 0:
             import librosa
@@ -56,12 +64,14 @@ class Augmenter:
     @property
     def active(self) -> bool:
         """Whether any augmentation is switched on."""
-        return bool(self.vtlp > 0 or (self.time_masks and self.time_width)
+        return bool(self.vtlp > 0 or self.crop > 0 or (self.time_masks and self.time_width)
                     or (self.freq_masks and self.freq_width) or self.noise > 0)
 
     def __call__(self, features: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
         """Return an augmented copy of ``features`` [T, D] (the input is never modified)."""
         x = features
+        if self.crop > 0:
+            x = random_crop(x, rng, self.crop)
         if self.vtlp > 0:
             x = warp_bands(x, self._band_positions(rng.uniform(1 - self.vtlp, 1 + self.vtlp)),
                            self.blocks)
@@ -136,3 +146,73 @@ def spec_augment(features: torch.Tensor, rng: np.random.Generator, blocks: int =
             for b in range(blocks):
                 x[:, b * static + start:b * static + start + width] = 0
     return x
+
+
+def random_crop(features: torch.Tensor, rng: np.random.Generator, max_frames: int) -> torch.Tensor:
+    """Drop ``a`` frames at the start and ``b`` at the end, ``a, b`` uniform in
+    ``[0, max_frames]``, keeping at least half of the frames (and at least one)."""
+    frames = features.shape[0]
+    limit = min(max_frames, (frames // 2) // 2)
+    if limit <= 0:
+        return features
+    a, b = (int(v) for v in rng.integers(0, limit + 1, size=2))
+    return features[a:frames - b]
+
+
+class NoisyFeatures:
+    """Features of training utterances with additive noise, computed on the fly.
+
+    Each waveform is loaded once, DC-removed and silence-trimmed as the front end would, and
+    kept in memory. On request, coloured Gaussian noise is added at a signal-to-noise ratio
+    drawn uniformly in ``snr`` (dB, relative to the mean power of the trimmed utterance) and the
+    features are computed without trimming again, so the result looks like a tightly cut noisy
+    recording (as some sessions of a corpus are):
+
+    .. math:: \\tilde x_n = x_n + \\sigma\\, v_n, \\quad
+              v_n = \\epsilon_n + \\rho\\, v_{n-1}, \\quad
+              \\sigma^2 = \\frac{\\overline{x^2}}{\\overline{v^2}}\\, 10^{-\\text{SNR}/10},
+
+    with :math:`\\epsilon` white and :math:`\\rho` uniform in [-0.9, 0.9] (from bright to dull).
+
+    Parameters
+    ----------
+    utterances : list of Utterance
+    frontend : FrontendConfig
+    snr : (float, float)
+        Range of SNRs in dB.
+    """
+
+    def __init__(self, utterances, frontend, snr=(5.0, 25.0)):
+        import dataclasses
+
+        from asr.features import load_audio, trim_silence
+
+        self.frontend = frontend
+        self.untrimmed = dataclasses.replace(frontend, trim=False)
+        self.snr = (float(snr[0]), float(snr[1]))
+        self.waves = []
+        for utt in utterances:
+            wave = load_audio(utt.path, frontend.sample_rate)
+            if frontend.remove_dc:
+                wave = wave - wave.mean()
+            if frontend.trim:
+                wave = trim_silence(wave, frontend.trim_db, frontend.win_length,
+                                    frontend.hop_length, min_length=frontend.win_length)
+            self.waves.append(wave)
+
+    def __call__(self, index: int, speed: float, rng: np.random.Generator) -> torch.Tensor:
+        """Features [T, D] of utterance ``index`` at ``speed`` with fresh noise."""
+        import torchaudio.functional as AF
+
+        from asr.features import compute_features
+
+        wave = self.waves[index]
+        white = torch.from_numpy(rng.standard_normal(wave.shape[0]))
+        rho = rng.uniform(-0.9, 0.9)
+        noise = AF.lfilter(white, torch.tensor([1.0, -rho], dtype=torch.float64),
+                           torch.tensor([1.0, 0.0], dtype=torch.float64), clamp=False)
+        snr = rng.uniform(*self.snr)
+        power = float(wave.double().pow(2).mean())
+        scale = np.sqrt(power / max(float(noise.pow(2).mean()), 1e-12) * 10 ** (-snr / 10))
+        noisy = wave + (scale * noise).float()
+        return compute_features(noisy, self.untrimmed, speed=speed)

@@ -67,6 +67,7 @@ class ModelConfig:
     dropout: float = 0.1
     output_norm: Literal["none", "l2", "layer"] = "none"
     templates_per_word: int = 4
+    templates_per_speaker: int = 0
     template_init: Literal["medoids", "dba"] = "medoids"
     init_max_utterances: int = 200
     dba_iterations: int = 5
@@ -90,6 +91,7 @@ class ModelConfig:
         _check_range("model.embed_dim", self.embed_dim, low=1)
         _check_range("model.dropout", self.dropout, low=0.0, high=1.0, high_open=True)
         _check_range("model.templates_per_word", self.templates_per_word, low=1)
+        _check_range("model.templates_per_speaker", self.templates_per_speaker, low=0)
         _check_range("model.init_max_utterances", self.init_max_utterances, low=1)
         _check_range("model.dba_iterations", self.dba_iterations, low=0)
         _check_range("model.gamma", self.gamma, low=0.0)
@@ -111,7 +113,10 @@ class TrainConfig:
     perturbation), its log-mel bands may be warped by a factor in
     :math:`[1 - \\text{vtlp}, 1 + \\text{vtlp}]` (log-mel front ends only), and SpecAugment-style
     masks (``spec_time_masks`` of up to ``spec_time_width`` frames, ``spec_freq_masks`` of up to
-    ``spec_freq_width`` feature channels) and Gaussian ``feature_noise`` are applied.
+    ``spec_freq_width`` feature channels) and Gaussian ``feature_noise`` are applied, after up
+    to ``crop_frames`` frames are dropped at each end. With probability ``noise_prob`` an
+    utterance is instead recomputed from its waveform with coloured noise at an SNR drawn in
+    ``noise_snr`` (dB).
     """
 
     epochs: int = 30
@@ -134,6 +139,10 @@ class TrainConfig:
     spec_freq_masks: int = 2
     spec_freq_width: int = 4
     feature_noise: float = 0.0
+    crop_frames: int = 0
+    noise_prob: float = 0.0
+    noise_snr: list[float] = field(default_factory=lambda: [5.0, 25.0])
+    hide_own_speaker: bool = False
     patience: int = 0
     threads: int = 2
     jobs: int = 2
@@ -151,10 +160,14 @@ class TrainConfig:
         _check_range("train.grad_clip", self.grad_clip, low=0.0)
         _check_range("train.vtlp", self.vtlp, low=0.0, high=0.5)
         _check_range("train.feature_noise", self.feature_noise, low=0.0)
+        _check_range("train.noise_prob", self.noise_prob, low=0.0, high=1.0)
+        if len(self.noise_snr) != 2 or self.noise_snr[0] > self.noise_snr[1]:
+            raise ConfigError(f"train.noise_snr: needs [low, high] in dB, got {self.noise_snr}")
         _check_range("train.patience", self.patience, low=0)
         _check_range("train.threads", self.threads, low=1)
         _check_range("train.jobs", self.jobs, low=1)
-        for name in ("spec_time_masks", "spec_time_width", "spec_freq_masks", "spec_freq_width"):
+        for name in ("spec_time_masks", "spec_time_width", "spec_freq_masks", "spec_freq_width",
+                     "crop_frames"):
             _check_range(f"train.{name}", getattr(self, name), low=0)
         if not self.speeds or any(not 0.5 <= s <= 2.0 for s in self.speeds):
             raise ConfigError(f"train.speeds: needs 1 or more factors in [0.5, 2], "
@@ -182,6 +195,9 @@ class Config:
         """Check every section; returns ``self``."""
         self.model.validate()
         self.train.validate()
+        if self.train.hide_own_speaker and self.model.templates_per_speaker < 1:
+            raise ConfigError("train.hide_own_speaker: needs model.templates_per_speaker >= 1 "
+                              "(templates that know their speaker)")
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -209,7 +225,10 @@ class Config:
                 raise ConfigError(f"{source}: section {section!r} must be a mapping")
             for key, value in values.items():
                 _set(cfg, section, str(key), value, f"{source}: {section}.{key}")
-        return cfg.validate()
+        try:
+            return cfg.validate()
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
 
 
 SECTIONS = ("frontend", "model", "train")

@@ -51,10 +51,17 @@ class Recognizer(nn.Module):
         Frames of each template.
     template_word : list of int
         Word index of each template (every word needs at least one).
+    template_speaker : list of int, optional
+        Index (into ``speakers``) of the training speaker each template was initialized from,
+        -1 for none; training may hide a speaker's own templates from its utterances.
+    speakers : list of str, optional
+        Training speakers.
     """
 
     def __init__(self, words: Sequence[str], input_dim: int, model: ModelConfig | dict,
-                 template_lengths: Sequence[int], template_word: Sequence[int]):
+                 template_lengths: Sequence[int], template_word: Sequence[int],
+                 template_speaker: Sequence[int] | None = None,
+                 speakers: Sequence[str] | None = None):
         super().__init__()
         if isinstance(model, dict):
             model = ModelConfig(**model)
@@ -81,6 +88,13 @@ class Recognizer(nn.Module):
         self.template_frames = nn.Parameter(torch.zeros(sum(lengths), dim),
                                             requires_grad=model.kind != "dtw1nn")
         self.register_buffer("template_word", torch.tensor(word_of, dtype=torch.long))
+        self.speakers = list(speakers or [])
+        spk = [-1] * len(lengths) if template_speaker is None else [int(s) for s in template_speaker]
+        if len(spk) != len(lengths) or max(spk) >= len(self.speakers):
+            raise ValueError("template_speaker must give a speaker index (or -1) per template")
+        self.template_speaker_list = spk
+        self.register_buffer("template_speaker", torch.tensor(spk, dtype=torch.long),
+                             persistent=False)
         offsets = np.concatenate([[0], np.cumsum(lengths)])
         self._offsets = offsets.tolist()
         # [W, K_max] template indices per word, padded with -1
@@ -99,7 +113,9 @@ class Recognizer(nn.Module):
 
         return {"words": list(self.words), "input_dim": self.input_dim,
                 "model": asdict(self.config), "template_lengths": list(self.template_lengths),
-                "template_word": list(self.template_word_list)}
+                "template_word": list(self.template_word_list),
+                "template_speaker": list(self.template_speaker_list),
+                "speakers": list(self.speakers)}
 
     @property
     def dtw_options(self) -> dict:
@@ -122,10 +138,12 @@ class Recognizer(nn.Module):
         return [f[o[i]:o[i + 1]] for i in range(len(self.template_lengths))]
 
     def templates_of(self, word: str | int) -> list[torch.Tensor]:
-        """The templates [M_k, d] of one word (by name or index), in template-index order."""
+        """The templates [M_k, d] of one word (by name or index), in template-index order
+        (detached copies: for alignment pictures and inspection)."""
         index = self.words.index(word) if isinstance(word, str) else int(word)
         all_templates = self.templates()
-        return [all_templates[t] for t, w in enumerate(self.template_word_list) if w == index]
+        return [all_templates[t].detach().clone() for t, w in enumerate(self.template_word_list)
+                if w == index]
 
     @torch.no_grad()
     def set_templates(self, templates: Sequence[torch.Tensor]) -> None:
@@ -167,9 +185,19 @@ class Recognizer(nn.Module):
             return -gamma * torch.logsumexp(-per_word / gamma, dim=-1)
         return per_word.amin(dim=-1)
 
-    def forward(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Energies [B, num_words] of a batch of utterances [T_i, D] (differentiable)."""
-        return self.word_energies(self.template_distances(self.encode(features)))
+    def forward(self, features: Sequence[torch.Tensor],
+                hide_speakers: torch.Tensor | None = None) -> torch.Tensor:
+        """Energies [B, num_words] of a batch of utterances [T_i, D] (differentiable).
+
+        ``hide_speakers`` [B] (training only): utterance ``b`` is not compared with the templates
+        initialized from speaker ``hide_speakers[b]`` (its own), so that it must match other
+        speakers' templates, as an unseen speaker will.
+        """
+        distances = self.template_distances(self.encode(features))
+        if hide_speakers is not None:
+            own = self.template_speaker[None, :] == hide_speakers[:, None]
+            distances = distances.masked_fill(own & (hide_speakers[:, None] >= 0), float("inf"))
+        return self.word_energies(distances)
 
     def energies(self, features: Sequence[torch.Tensor], batch_size: int = 64) -> torch.Tensor:
         """Energies [B, num_words]; in eval mode without autograd, in batches of ``batch_size``.
@@ -205,7 +233,7 @@ def predictions_and_margins(energies: torch.Tensor) -> tuple[torch.Tensor, torch
 # --- building a recognizer from training data ----------------------------------------------
 def build_recognizer(model: ModelConfig, words: Sequence[str], input_dim: int,
                      features: Sequence[torch.Tensor], labels: Sequence[int],
-                     seed: int = 0) -> Recognizer:
+                     seed: int = 0, speakers: Sequence[str] | None = None) -> Recognizer:
     """A recognizer whose templates are initialized from training utterances.
 
     Parameters
@@ -219,6 +247,10 @@ def build_recognizer(model: ModelConfig, words: Sequence[str], input_dim: int,
         Word index of each.
     seed : int
         Fixes the TDNN's initial weights and the utterances drawn for initialization.
+    speakers : list of str, optional
+        Speaker of each utterance; with ``model.templates_per_speaker > 0`` every word gets
+        that many medoids from each speaker's utterances (and each template remembers its
+        speaker), instead of ``templates_per_word`` medoids over all of them.
     """
     labels = np.asarray(labels)
     missing = [w for i, w in enumerate(words) if not (labels == i).any()]
@@ -235,22 +267,34 @@ def build_recognizer(model: ModelConfig, words: Sequence[str], input_dim: int,
     # A provisional recognizer (one 1-frame template per word) just to own the initial G_W.
     probe = Recognizer(words, input_dim, model, [1] * len(words), list(range(len(words))))
     probe.eval()
-    chosen, word_of = [], []
+    by_speaker = model.templates_per_speaker > 0
+    if by_speaker and speakers is None:
+        raise ValueError("model.templates_per_speaker needs the speaker of each utterance")
+    speaker_names = sorted(set(speakers)) if speakers is not None else []
+    speaker_of = np.array([speaker_names.index(s) for s in speakers]) if speakers else None
+    groups = range(len(speaker_names)) if by_speaker else [-1]
+    chosen, word_of, speaker_from = [], [], []
     with torch.no_grad():
         for w in range(len(words)):
-            idx = np.flatnonzero(labels == w)
-            if len(idx) > model.init_max_utterances:
-                idx = np.sort(rng.choice(idx, model.init_max_utterances, replace=False))
-            encoded = probe.encode([features[i] for i in idx])
-            k = min(model.templates_per_word, len(idx))
-            for medoid, members in _k_medoids(encoded, k, probe.dtw_options):
-                template = encoded[medoid]
-                if model.template_init == "dba":
-                    template = _dba(template, [encoded[m] for m in members],
-                                    model.dba_iterations, probe.dtw_options)
-                chosen.append(template)
-                word_of.append(w)
-    rec = Recognizer(words, input_dim, model, [len(t) for t in chosen], word_of)
+            for g in groups:
+                idx = np.flatnonzero((labels == w) & ((speaker_of == g) if g >= 0 else True))
+                if len(idx) == 0:
+                    continue
+                if len(idx) > model.init_max_utterances:
+                    idx = np.sort(rng.choice(idx, model.init_max_utterances, replace=False))
+                encoded = probe.encode([features[i] for i in idx])
+                k = min(model.templates_per_speaker if by_speaker else model.templates_per_word,
+                        len(idx))
+                for medoid, members in _k_medoids(encoded, k, probe.dtw_options):
+                    template = encoded[medoid]
+                    if model.template_init == "dba":
+                        template = _dba(template, [encoded[m] for m in members],
+                                        model.dba_iterations, probe.dtw_options)
+                    chosen.append(template)
+                    word_of.append(w)
+                    speaker_from.append(int(speaker_of[idx[medoid]]) if speakers else -1)
+    rec = Recognizer(words, input_dim, model, [len(t) for t in chosen], word_of,
+                     speaker_from, speaker_names)
     if rec.encoder is not None:
         rec.encoder.load_state_dict(probe.encoder.state_dict())
     rec.set_templates(chosen)

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from asr.augment import Augmenter
+from asr.augment import Augmenter, NoisyFeatures
 from asr.checkpoint import (
     load_checkpoint,
     recognizer_from_payload,
@@ -110,7 +110,8 @@ def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time
         LOG.info("initializing %d templates/word (%s) for %d words from %d utterances",
                  mc.templates_per_word, mc.template_init, len(words), len(train_plain))
         recognizer = build_recognizer(mc, words, config.frontend.dim, train_plain,
-                                      labels["train"].tolist(), seed=tc.seed)
+                                      labels["train"].tolist(), seed=tc.seed,
+                                      speakers=[u.speaker for u in splits["train"]])
     else:
         recognizer, _ = recognizer_from_payload(state, source=str(last_path))
         if recognizer.words != words:
@@ -146,14 +147,23 @@ def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time
     _write_metrics(exp_dir, history)
 
     augmenter = Augmenter(config.frontend, tc.vtlp, tc.spec_time_masks, tc.spec_time_width,
-                          tc.spec_freq_masks, tc.spec_freq_width, tc.feature_noise)
+                          tc.spec_freq_masks, tc.spec_freq_width, tc.feature_noise,
+                          tc.crop_frames)
+    noisy = (NoisyFeatures(splits["train"], config.frontend, tc.noise_snr)
+             if trainable and tc.noise_prob > 0 else None)
     epoch_start = time.time()
     for epoch in range(start_epoch + 1, tc.epochs + 1 if trainable else 0):
         if stopped:
             break
         t0 = time.time()
+        hide = None
+        if tc.hide_own_speaker:
+            hide = torch.tensor([recognizer.speakers.index(u.speaker)
+                                 if u.speaker in recognizer.speakers else -1
+                                 for u in splits["train"]], dtype=torch.long)
         train_loss = _train_epoch(recognizer, optimizer, feats["train"], labels["train"],
-                                  loss_fn, tc, augmenter, rngs["np"], epoch, progress)
+                                  loss_fn, tc, augmenter, rngs["np"], epoch, progress, hide,
+                                  noisy)
         valid = _score(recognizer, feats["valid"][0], labels["valid"], loss_fn, tc.loss_params)
         row = {"epoch": epoch, "train_loss": train_loss, "valid_loss": valid["loss"],
                "valid_accuracy": valid["accuracy"], "lr": optimizer.param_groups[0]["lr"],
@@ -203,7 +213,8 @@ def _read_splits(data_dir: Path) -> dict:
 def _cache(data_dir: Path, config: Config):
     from asr.features import FeatureCache
 
-    root = Path(config.train.cache_dir) if config.train.cache_dir else data_dir / "cache"
+    root = (Path(config.train.cache_dir) if config.train.cache_dir
+            else data_dir / ".cache" / "features")
     return FeatureCache(root)
 
 
@@ -264,7 +275,7 @@ def lr_factor(step: int, total: int, warmup: int, schedule: str) -> float:
 
 
 def _train_epoch(recognizer, optimizer, train_feats, labels, loss_fn, tc, augmenter, rng,
-                 epoch, progress) -> float:
+                 epoch, progress, hide=None, noisy=None) -> float:
     from tqdm import tqdm
 
     recognizer.train()
@@ -284,9 +295,12 @@ def _train_epoch(recognizer, optimizer, train_feats, labels, loss_fn, tc, augmen
         for group in optimizer.param_groups:
             group["lr"] = group["base_lr"] * factor
         feats = [train_feats[speed[i]][i] for i in batch]
+        if noisy is not None:
+            feats = [noisy(i, tc.speeds[speed[i]], rng) if rng.random() < tc.noise_prob else f
+                     for i, f in zip(batch, feats, strict=True)]
         if augmenter.active:
             feats = [augmenter(f, rng) for f in feats]
-        energies = recognizer(feats)
+        energies = recognizer(feats, None if hide is None else hide[batch])
         loss = loss_fn(energies, labels[batch], **tc.loss_params)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"epoch {epoch}: loss is {float(loss)} (lower train.lr?)")

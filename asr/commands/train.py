@@ -26,7 +26,6 @@ def train(data_dir, exp_dir, config_file, loss, seed, epochs, resume, quiet, ove
     EXP/results.json holds the test figures, versions and timings.
     """
     import shlex
-    import sys
 
     from asr.config import Config, apply_overrides, load_config
     from asr.train import train as run_training
@@ -40,7 +39,13 @@ def train(data_dir, exp_dir, config_file, loss, seed, epochs, resume, quiet, ove
     if epochs is not None:
         extra.append(f"train.epochs={epochs}")
     config = apply_overrides(config, extra)
-    command_line = " ".join(shlex.quote(a) for a in ["asr", *sys.argv[1:]])
+    words = ["asr", "train", "--data", data_dir, "--exp", exp_dir]
+    for flag, value in (("--config", config_file), ("--loss", loss), ("--seed", seed),
+                        ("--epochs", epochs)):
+        if value is not None:
+            words += [flag, str(value)]
+    words += ["--resume"] * resume + ["--quiet"] * quiet + list(overrides)
+    command_line = " ".join(shlex.quote(str(w)) for w in words)
     results = run_training(data_dir, exp_dir, config, resume=resume, command_line=command_line,
                            progress=not quiet)
     test = results.get("test")

@@ -1,0 +1,66 @@
+"""Feature-domain augmentation: band warping, SpecAugment masks, crops, noise, reproducibility."""
+
+import numpy as np
+import pytest
+import torch
+
+from asr.augment import Augmenter, random_crop, spec_augment, warp_bands
+from asr.features import FrontendConfig
+
+
+def test_identity_warp_changes_nothing_and_a_shift_moves_a_peak():
+    x = torch.randn(7, 12)
+    torch.testing.assert_close(warp_bands(x, np.arange(6.0), blocks=2), x)
+    peak = torch.zeros(1, 10)
+    peak[0, 4] = 1.0
+    moved = warp_bands(peak, np.arange(10.0) - 2)   # band i reads band i - 2
+    assert int(moved.argmax()) == 6
+
+
+def test_vtlp_moves_formants_the_right_way():
+    """alpha > 1 stretches the spectrum upwards: a peak in a mel band moves to a higher band."""
+    cfg = FrontendConfig(sample_rate=8000, fmax=4000.0, kind="logmel", n_mels=30, deltas=1)
+    aug = Augmenter(cfg, vtlp=0.2)
+    x = torch.zeros(5, cfg.dim)
+    x[:, 15] = 1.0                 # static block
+    x[:, 30 + 15] = 1.0            # delta block, warped alike
+    up = warp_bands(x, aug._band_positions(1.2), blocks=2)
+    down = warp_bands(x, aug._band_positions(0.8), blocks=2)
+    assert int(up[0, :30].argmax()) > 15 > int(down[0, :30].argmax())
+    assert int(up[0, 30:].argmax()) == int(up[0, :30].argmax())
+
+
+def test_spec_augment_zeroes_runs_of_frames_and_the_same_channels_in_each_block():
+    x = torch.ones(40, 3 * 10)
+    y = spec_augment(x, np.random.default_rng(0), blocks=3, time_masks=2, time_width=6,
+                     freq_masks=2, freq_width=3)
+    assert torch.equal(x, torch.ones(40, 30))   # input untouched
+    zero_cols = (y == 0).all(dim=0).reshape(3, 10)
+    assert torch.equal(zero_cols[0], zero_cols[1]) and torch.equal(zero_cols[0], zero_cols[2])
+    assert 0 < int(zero_cols[0].sum()) <= 6
+    zero_rows = int((y == 0).all(dim=1).sum())
+    assert 0 < zero_rows <= 12
+
+
+def test_crop_keeps_at_least_half_and_a_contiguous_run():
+    x = torch.arange(20.0)[:, None]
+    for seed in range(20):
+        y = random_crop(x, np.random.default_rng(seed), 8)
+        assert y.shape[0] >= 10
+        assert torch.equal(y[:, 0], torch.arange(float(y[0, 0]), float(y[0, 0]) + y.shape[0]))
+    one = torch.ones(1, 3)
+    assert torch.equal(random_crop(one, np.random.default_rng(0), 8), one)
+
+
+@pytest.mark.parametrize("kind", ["mfcc", "logmel"])
+def test_augmenter_is_seeded_and_keeps_shapes(kind):
+    cfg = FrontendConfig(sample_rate=8000, kind=kind, n_mels=20)
+    aug = Augmenter(cfg, vtlp=0.1, time_masks=2, time_width=4, freq_masks=1, freq_width=3,
+                    noise=0.1, crop=3)
+    assert aug.active
+    x = torch.randn(30, cfg.dim)
+    a = aug(x, np.random.default_rng(7))
+    b = aug(x, np.random.default_rng(7))
+    assert torch.equal(a, b) and a.shape[1] == cfg.dim and 15 <= a.shape[0] <= 30
+    assert aug.vtlp == (0.1 if kind == "logmel" else 0.0)   # band warping needs log-mel bands
+    assert not Augmenter(cfg).active
