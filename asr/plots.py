@@ -168,15 +168,18 @@ def plot_rejection_curve(path, curves, title="Accuracy-rejection curve"):
     """
     fig = Figure(figsize=(6, 4))
     ax = fig.add_subplot()
+    top = 1.0
     for label, curve in curves.items():
         rejection = [100 * p["rejection"] for p in curve]
         error = [100 * p["error"] for p in curve]
+        top = max(top, *error)
         ax.step(rejection, error, where="post", label=label)
     for target in (1.0, 0.1):
         ax.axhline(target, color="gray", linestyle=":", linewidth=0.8)
     ax.set_xlabel("rejected (%)")
     ax.set_ylabel("error among accepted (%)")
     ax.set_yscale("symlog", linthresh=0.1)
+    ax.set_ylim(0, top * 1.5)
     ax.set_xlim(0, 100)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
