@@ -89,7 +89,8 @@ class Recognizer(nn.Module):
                                             requires_grad=model.kind != "dtw1nn")
         self.register_buffer("template_word", torch.tensor(word_of, dtype=torch.long))
         self.speakers = list(speakers or [])
-        spk = [-1] * len(lengths) if template_speaker is None else [int(s) for s in template_speaker]
+        spk = ([-1] * len(lengths) if template_speaker is None
+               else [int(s) for s in template_speaker])
         if len(spk) != len(lengths) or max(spk) >= len(self.speakers):
             raise ValueError("template_speaker must give a speaker index (or -1) per template")
         self.template_speaker_list = spk
