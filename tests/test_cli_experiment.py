@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import soundfile
+from _support import assert_one_line_error
 from click.testing import CliRunner
 from matplotlib.image import imread
 
@@ -35,13 +36,6 @@ TINY = [
 def invoke(*args):
     result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
     return result
-
-
-def assert_one_line_error(result):
-    assert result.exit_code != 0
-    assert "Traceback" not in result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert lines and lines[-1].startswith("Error:"), result.output
 
 
 def fsdd_subset(recordings: Path, takes):

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from _support import assert_one_line_error
 from click.testing import CliRunner
 
 from asr.cli import main
@@ -13,15 +14,6 @@ from asr.corpora import Utterance, read_manifest, write_manifest
 
 def run(*args):
     return CliRunner().invoke(main, [str(a) for a in args])
-
-
-def assert_one_line_error(result, *needles):
-    assert result.exit_code == 1, result.output
-    assert isinstance(result.exception, SystemExit) and "Traceback" not in result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
 
 
 def counts(out):

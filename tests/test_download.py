@@ -7,7 +7,7 @@ import zipfile
 from http.server import ThreadingHTTPServer
 
 import pytest
-from _support import Handler, tar_gz
+from _support import Handler, assert_one_line_error, tar_gz
 from click.testing import CliRunner
 
 from asr.cli import main
@@ -35,15 +35,6 @@ def sha256(data):
 
 def run(*args, env=None):
     return CliRunner().invoke(main, [str(a) for a in args], env=env)
-
-
-def assert_one_line_error(result, *needles):
-    assert result.exit_code == 1, result.output
-    assert isinstance(result.exception, SystemExit) and "Traceback" not in result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
 
 
 def leftovers(folder):
