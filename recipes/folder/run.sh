@@ -17,14 +17,14 @@ usage() { sed -n '2,13p' "$here/run.sh" | sed 's/^# \{0,1\}//'; }
 
 stage=1
 stop_stage=100
-forced_stage=-1  # the stage named by --stage runs again even if its marker exists
+forced=0  # with --stage, every stage from it to --stop-stage runs again, markers or not
 data_dir=""
 prepare_args=()
 config=""
 tag=""
 while [ $# -gt 0 ]; do
   case "$1" in
-    --stage) stage="$2"; forced_stage="$2"; shift 2 ;;
+    --stage) stage="$2"; forced=1; shift 2 ;;
     --stop-stage) stop_stage="$2"; shift 2 ;;
     --speaker-regex|--test-speakers|--test-fraction) prepare_args+=("$1" "$2"); shift 2 ;;
     --config) config="$2"; shift 2 ;;
@@ -50,7 +50,7 @@ log() { echo "[folder $(date +%H:%M:%S)] $*"; }
 run_stage() {
   local n=$1; shift
   if [ "$n" -lt "$stage" ] || [ "$n" -gt "$stop_stage" ]; then return 1; fi
-  if [ -e "$exp/.done/stage$n" ] && [ "$n" -ne "$forced_stage" ]; then
+  if [ -e "$exp/.done/stage$n" ] && [ "$forced" -eq 0 ]; then
     log "stage $n ($*): done before, skipped (marker $exp/.done/stage$n)"; return 1
   fi
   log "stage $n: $*"

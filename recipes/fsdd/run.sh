@@ -6,7 +6,7 @@
 #                            [--seeds 0,1,..] [--tag NAME]
 #
 # Stages (each leaves a marker in $exp/.done/, so a rerun skips what is finished;
-# delete a marker, or pass --stage, to redo a stage; nothing is ever deleted by the recipe):
+# --stage N reruns stages N..stop-stage whatever their markers; nothing is ever deleted):
 #   0  download FSDD into downloads/ (skipped when --data-dir is given or the data is there)
 #   1  prepare manifests               -> data/$tag/{train,valid,test}.jsonl
 #   2  train with the default loss     -> exp/$tag/train/
@@ -20,7 +20,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 stage=0
 stop_stage=100
-forced_stage=-1  # the stage named by --stage runs again even if its marker exists
+forced=0  # with --stage, every stage from it to --stop-stage runs again, markers or not
 data_dir=""
 test_speakers=""
 config=conf/default.yaml
@@ -32,7 +32,7 @@ tag=""
 usage() { sed -n '2,17p' "$here/run.sh" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
-    --stage) stage="$2"; forced_stage="$2"; shift 2 ;;
+    --stage) stage="$2"; forced=1; shift 2 ;;
     --stop-stage) stop_stage="$2"; shift 2 ;;
     --data-dir) data_dir="$2"; shift 2 ;;
     --test-speakers) test_speakers="$2"; shift 2 ;;
@@ -64,7 +64,7 @@ log() { echo "[fsdd $(date +%H:%M:%S)] $*"; }
 run_stage() {  # run_stage N DESCRIPTION: true when stage N must run now
   local n=$1; shift
   if [ "$n" -lt "$stage" ] || [ "$n" -gt "$stop_stage" ]; then return 1; fi
-  if [ -e "$exp/.done/stage$n" ] && [ "$n" -ne "$forced_stage" ]; then
+  if [ -e "$exp/.done/stage$n" ] && [ "$forced" -eq 0 ]; then
     log "stage $n ($*): done before, skipped (marker $exp/.done/stage$n)"; return 1
   fi
   log "stage $n: $*"

@@ -16,7 +16,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 stage=0
 stop_stage=100
-forced_stage=-1  # the stage named by --stage runs again even if its marker exists
+forced=0  # with --stage, every stage from it to --stop-stage runs again, markers or not
 data_dir=""
 task=10
 config=""
@@ -24,7 +24,7 @@ tag=""
 usage() { sed -n '2,14p' "$here/run.sh" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
-    --stage) stage="$2"; forced_stage="$2"; shift 2 ;;
+    --stage) stage="$2"; forced=1; shift 2 ;;
     --stop-stage) stop_stage="$2"; shift 2 ;;
     --data-dir) data_dir="$2"; shift 2 ;;
     --task) task="$2"; shift 2 ;;
@@ -53,7 +53,7 @@ log() { echo "[speech_commands $(date +%H:%M:%S)] $*"; }
 run_stage() {
   local n=$1; shift
   if [ "$n" -lt "$stage" ] || [ "$n" -gt "$stop_stage" ]; then return 1; fi
-  if [ -e "$exp/.done/stage$n" ] && [ "$n" -ne "$forced_stage" ]; then
+  if [ -e "$exp/.done/stage$n" ] && [ "$forced" -eq 0 ]; then
     log "stage $n ($*): done before, skipped (marker $exp/.done/stage$n)"; return 1
   fi
   log "stage $n: $*"
