@@ -44,6 +44,10 @@ class ModelConfig:
     - ``templates``: ``templates_per_word`` trained templates per word, identity front end;
     - ``tdnn``: TDNN front end and trained templates, trained jointly.
 
+    ``input_norm="global"`` standardizes every feature with the training set's mean and
+    standard deviation (stored in the model) before anything else: useful when the front end
+    does no per-utterance normalization (``frontend.cmvn="none"``).
+
     The energy of word :math:`y` for input :math:`X` is
 
     .. math::
@@ -57,6 +61,7 @@ class ModelConfig:
     """
 
     kind: Literal["tdnn", "templates", "dtw1nn"] = "tdnn"
+    input_norm: Literal["none", "global"] = "none"
     tdnn_dims: list[int] = field(default_factory=lambda: [256, 256, 256])
     tdnn_contexts: list[int] = field(default_factory=lambda: [5, 3, 3])
     tdnn_dilations: list[int] = field(default_factory=lambda: [1, 2, 3])
@@ -66,6 +71,7 @@ class ModelConfig:
     norm: Literal["layer", "none"] = "layer"
     dropout: float = 0.1
     output_norm: Literal["none", "l2", "layer"] = "none"
+    input_skip: bool = False
     templates_per_word: int = 4
     templates_per_speaker: int = 0
     template_init: Literal["medoids", "dba"] = "medoids"

@@ -68,10 +68,14 @@ class Recognizer(nn.Module):
         self.config = model
         self.words = list(words)
         self.input_dim = int(input_dim)
+        # feature standardization (model.input_norm="global": training-set statistics)
+        self.register_buffer("input_mean", torch.zeros(self.input_dim))
+        self.register_buffer("input_std", torch.ones(self.input_dim))
         if model.kind == "tdnn":
             self.encoder = TDNN(input_dim, model.tdnn_dims, model.tdnn_contexts,
                                 model.tdnn_dilations, model.tdnn_strides, model.embed_dim,
-                                model.activation, model.norm, model.dropout, model.output_norm)
+                                model.activation, model.norm, model.dropout, model.output_norm,
+                                model.input_skip)
             dim = self.encoder.output_dim
         else:
             self.encoder = None
@@ -155,12 +159,16 @@ class Recognizer(nn.Module):
 
     # --- scoring ----------------------------------------------------------------------------
     def encode(self, features: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-        """G_W of each utterance: [T_i, D] -> [T'_i, d] (identity for ``templates``/``dtw1nn``)."""
+        """G_W of each utterance: [T_i, D] -> [T'_i, d] (identity for ``templates``/``dtw1nn``),
+        after standardizing each feature with the training set's mean and deviation when
+        ``input_norm`` is ``global``."""
         features = [torch.as_tensor(f, dtype=torch.float32) for f in features]
         for f in features:
             if f.dim() != 2 or f.shape[1] != self.input_dim or f.shape[0] < 1:
                 raise ValueError(f"features must be [T >= 1, {self.input_dim}], "
                                  f"got {tuple(f.shape)}")
+        if self.config.input_norm == "global":
+            features = [(f - self.input_mean) / self.input_std for f in features]
         if self.encoder is None:
             return features
         return self.encoder.encode(features)
@@ -259,14 +267,22 @@ def build_recognizer(model: ModelConfig, words: Sequence[str], input_dim: int,
         raise ValueError(f"no training utterance for word(s) {missing}")
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
+    frames = torch.cat([torch.as_tensor(f, dtype=torch.float64) for f in features])
+    mean, std = frames.mean(dim=0).float(), frames.std(dim=0).clamp(min=1e-5).float()
     if model.kind == "dtw1nn":
         order = np.argsort(labels, kind="stable")
         lengths = [int(features[i].shape[0]) for i in order]
         rec = Recognizer(words, input_dim, model, lengths, labels[order].tolist())
-        rec.set_templates([features[i] for i in order])
+        if model.input_norm == "global":
+            rec.input_mean.copy_(mean)
+            rec.input_std.copy_(std)
+        rec.set_templates(rec.encode([features[i] for i in order]))
         return rec.eval()
     # A provisional recognizer (one 1-frame template per word) just to own the initial G_W.
     probe = Recognizer(words, input_dim, model, [1] * len(words), list(range(len(words))))
+    if model.input_norm == "global":
+        probe.input_mean.copy_(mean)
+        probe.input_std.copy_(std)
     probe.eval()
     by_speaker = model.templates_per_speaker > 0
     if by_speaker and speakers is None:
@@ -298,6 +314,8 @@ def build_recognizer(model: ModelConfig, words: Sequence[str], input_dim: int,
                      speaker_from, speaker_names)
     if rec.encoder is not None:
         rec.encoder.load_state_dict(probe.encoder.state_dict())
+    rec.input_mean.copy_(probe.input_mean)
+    rec.input_std.copy_(probe.input_std)
     rec.set_templates(chosen)
     return rec
 

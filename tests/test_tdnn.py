@@ -130,3 +130,17 @@ def test_bad_input_is_rejected():
         net(torch.randn(2, 10, 6), torch.tensor([10, 10]))
     with pytest.raises(ValueError, match="at least one frame"):
         net(torch.randn(2, 10, 5), torch.tensor([10, 0]))
+
+
+def test_input_skip_appends_the_pooled_input_frames():
+    net = make(SHAPES[1], output_dim=4, input_skip=True)
+    assert net.output_dim == 4 + 5
+    x = torch.randn(9, 5)
+    y = net.encode([x])[0]
+    s = net.subsampling
+    for j in range(y.shape[0]):
+        frames = [min(j * s + k, 8) for k in range(s)]
+        torch.testing.assert_close(y[j, 4:], x[frames].mean(dim=0))
+    with torch.no_grad():
+        net.skip_log_scale.fill_(torch.log(torch.tensor(3.0)))
+    torch.testing.assert_close(net.encode([x])[0][:, 4:], 3 * y[:, 4:])

@@ -97,6 +97,12 @@ class TDNN(nn.Module):
     output_norm : str
         ``none``, ``l2`` (each output frame scaled to unit length, so squared distances lie
         in [0, 4]) or ``layer`` (layer norm without gain or bias).
+    input_skip : bool
+        Append to each output frame the input frames it stands for (the mean of the ``S``
+        input frames from :math:`jS`), scaled by a trained factor :math:`e^{a}` (``a`` starts
+        at 0): a squared distance between outputs is then the learned distance plus
+        :math:`e^{2a}` times the distance between (pooled) front-end features, so the model
+        contains the identity front end as a special case. Output width ``d + D_in``.
 
     Examples
     --------
@@ -111,7 +117,7 @@ class TDNN(nn.Module):
     def __init__(self, input_dim: int, dims: Sequence[int] = (), contexts: Sequence[int] = (),
                  dilations: Sequence[int] = (), strides: Sequence[int] = (),
                  output_dim: int | None = None, activation: str = "relu", norm: str = "layer",
-                 dropout: float = 0.0, output_norm: str = "none"):
+                 dropout: float = 0.0, output_norm: str = "none", input_skip: bool = False):
         super().__init__()
         n = len(dims)
         if not (len(contexts) == len(dilations) == len(strides) == n):
@@ -133,6 +139,10 @@ class TDNN(nn.Module):
         self.output_norm = output_norm
         self._out_layer_norm = (nn.LayerNorm(self.output_dim, elementwise_affine=False)
                                 if output_norm == "layer" else None)
+        self.input_skip = input_skip
+        self.skip_log_scale = nn.Parameter(torch.zeros(1)) if input_skip else None
+        if input_skip:
+            self.output_dim += input_dim
 
     @property
     def receptive_field(self) -> int:
@@ -194,7 +204,19 @@ class TDNN(nn.Module):
             y = nn.functional.normalize(y, dim=-1)
         elif self._out_layer_norm is not None:
             y = self._out_layer_norm(y)
-        return y, self.output_lengths(lengths)
+        out_lengths = self.output_lengths(lengths)
+        if self.input_skip:
+            pooled = self._pooled_input(x, lengths, y.shape[1])
+            y = torch.cat([y, self.skip_log_scale.exp() * pooled], dim=-1)
+        return y, out_lengths
+
+    def _pooled_input(self, x, lengths, frames):
+        """[B, frames, D_in]: output frame j gets the mean of input frames jS .. jS + S - 1."""
+        s = self.subsampling
+        pos = torch.arange(frames, device=x.device)[:, None] * s + torch.arange(s, device=x.device)
+        index = torch.minimum(pos.reshape(1, -1), (lengths - 1).unsqueeze(1))
+        picked = torch.gather(x, 1, index.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
+        return picked.view(x.shape[0], frames, s, x.shape[-1]).mean(dim=2)
 
     def encode(self, features: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         """Encode a list of utterances [T_i, D_in] in one batch; returns [T'_i, d] each."""
