@@ -223,14 +223,15 @@ class Config:
         if unknown:
             raise ConfigError(f"{source}: unknown section {sorted(unknown)[0]!r} "
                               f"(sections: {', '.join(SECTIONS)})")
-        cfg = cls()
+        cfg, changes = cls(), {}
         for section, values in data.items():
             if values is None:
                 continue
             if not isinstance(values, dict):
                 raise ConfigError(f"{source}: section {section!r} must be a mapping")
             for key, value in values.items():
-                _set(cfg, section, str(key), value, f"{source}: {section}.{key}")
+                _set(cfg, section, str(key), value, f"{source}: {section}.{key}", changes)
+        _apply_frontend(cfg, changes, source)
         try:
             return cfg.validate()
         except ConfigError as exc:
@@ -265,7 +266,7 @@ def apply_overrides(config: Config, overrides: list[str]) -> Config:
 
     Dict-valued fields take one more level: ``train.loss_params.beta=2``.
     """
-    cfg = Config.from_dict(config.to_dict())
+    cfg, changes = Config.from_dict(config.to_dict()), {}
     for item in overrides:
         key, sep, text = item.partition("=")
         if not sep or not key:
@@ -286,11 +287,16 @@ def apply_overrides(config: Config, overrides: list[str]) -> Config:
             value = {**getattr(section, parts[1]), parts[2]: value}
         elif len(parts) != 2:
             raise ConfigError(f"override {item!r}: key too deep")
-        _set(cfg, parts[0], parts[1], value, f"override {item!r}")
+        _set(cfg, parts[0], parts[1], value, f"override {item!r}", changes)
+    _apply_frontend(cfg, changes, "override")
     return cfg.validate()
 
 
-def _set(cfg: Config, section: str, key: str, value: Any, where: str) -> None:
+def _set(cfg: Config, section: str, key: str, value: Any, where: str,
+         frontend_changes: dict) -> None:
+    """Check and set one key; front-end keys are collected in ``frontend_changes`` and applied
+    together by :func:`_apply_frontend` (the front end checks its keys jointly, e.g.
+    ``n_mfcc <= n_mels``)."""
     target = getattr(cfg, section)
     fields = {f.name: f for f in dataclasses.fields(target)}
     if key not in fields:
@@ -299,16 +305,18 @@ def _set(cfg: Config, section: str, key: str, value: Any, where: str) -> None:
     tp = hints.get(key, type(getattr(target, key)))
     value = _coerce(value, tp, f"{where}")
     if section == "frontend":
-        data = {**target.to_dict(), key: value}
-        try:
-            new = FrontendConfig.from_dict(data)
-        except ConfigError:
-            raise
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"{where}: {exc}") from None
-        setattr(cfg, section, new)
+        frontend_changes[key] = value
     else:
         setattr(target, key, value)
+
+
+def _apply_frontend(cfg: Config, changes: dict, where: str) -> None:
+    if not changes:
+        return
+    try:
+        cfg.frontend = FrontendConfig.from_dict({**cfg.frontend.to_dict(), **changes})
+    except (ConfigError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def _coerce(value: Any, tp: Any, where: str) -> Any:

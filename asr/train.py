@@ -287,8 +287,8 @@ def _train_epoch(recognizer, optimizer, train_feats, labels, loss_fn, tc, augmen
     total_steps = tc.epochs * steps_per_epoch
     warmup = tc.warmup_epochs * steps_per_epoch
     total_loss, seen = 0.0, 0
-    bar = tqdm(batches, desc=f"epoch {epoch}/{tc.epochs}", leave=False, disable=not progress,
-               file=sys.stderr, dynamic_ncols=True)
+    bar = tqdm(batches, desc=f"epoch {epoch}/{tc.epochs}", leave=False,
+               disable=not (progress and sys.stderr.isatty()), file=sys.stderr, dynamic_ncols=True)
     for b, batch in enumerate(bar):
         step = (epoch - 1) * steps_per_epoch + b
         factor = lr_factor(step, total_steps, warmup, tc.lr_schedule)

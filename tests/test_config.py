@@ -40,6 +40,13 @@ def test_overrides_are_typed():
     assert Config().train.lr == 0.001  # the original is untouched
 
 
+def test_front_end_keys_are_checked_together():
+    cfg = apply_overrides(Config(), ["frontend.n_mels=8", "frontend.n_mfcc=8"])
+    assert (cfg.frontend.n_mels, cfg.frontend.n_mfcc) == (8, 8)
+    with pytest.raises(ConfigError, match="n_mfcc"):
+        apply_overrides(Config(), ["frontend.n_mels=8"])
+
+
 def test_overrides_leave_the_input_config_alone():
     base = Config()
     apply_overrides(base, ["train.epochs=3"])
