@@ -331,7 +331,6 @@ def _k_medoids(seqs: list[torch.Tensor], k: int, dtw_options: dict,
     options = {**dtw_options, "gamma": 0.0}
     dist = pairwise_dtw(seqs, seqs, **options).double().numpy()
     dist = 0.5 * (dist + dist.T)
-    n = len(seqs)
     medoids = [int(dist.sum(axis=1).argmin())]
     while len(medoids) < k:
         nearest = dist[:, medoids].min(axis=1)
@@ -352,17 +351,20 @@ def _k_medoids(seqs: list[torch.Tensor], k: int, dtw_options: dict,
         medoids = new
     assign = dist[:, medoids].argmin(axis=1)
     clusters = [(m, np.flatnonzero(assign == c).tolist()) for c, m in enumerate(medoids)]
-    del n
     return sorted(clusters, key=lambda c: -len(c[1]))
 
 
 def _dba(template: torch.Tensor, members: list[torch.Tensor], iterations: int,
          dtw_options: dict) -> torch.Tensor:
     """DTW barycenter averaging: each template frame becomes the mean of the member frames
-    that the hard DTW path aligns to it, ``iterations`` times (length unchanged)."""
-    from asr.dtw import dtw
+    that the hard DTW path aligns to it, ``iterations`` times (length unchanged). Members with
+    no warping path to the template (possible with ``asymmetric`` or a band) are left out."""
+    from asr.dtw import dtw, feasible
 
     template = template.clone()
+    members = [seq for seq in members
+               if feasible(len(seq), len(template), step=dtw_options["step"],
+                           band=dtw_options["band"])]
     for _ in range(iterations):
         total = torch.zeros_like(template)
         count = torch.zeros(template.shape[0], 1)

@@ -154,6 +154,18 @@ def test_dba_templates_fit_their_cluster_better_than_the_medoid():
     assert fit_dba < fit_medoid
 
 
+def test_dba_leaves_out_members_without_a_warping_path():
+    from asr.model import _dba
+
+    template = torch.randn(9, 3)
+    near = template + 0.01 * torch.randn(9, 3)
+    short = torch.randn(2, 3)   # asymmetric: a 2-frame utterance cannot cover 9 template frames
+    options = {"step": "asymmetric", "band": None}
+    got = _dba(template, [near, short], 3, options)
+    assert torch.allclose(got, _dba(template, [near], 3, options))
+    assert (got - near).abs().max() < (template - near).abs().max()
+
+
 def test_gradients_flow_to_templates_and_tdnn():
     rec = random_recognizer(kind="tdnn", k=2).train()
     energies = rec([torch.randn(7, 3), torch.randn(4, 3)])
