@@ -92,6 +92,50 @@ def test_eval_table_json_and_pictures(exp_dir, data_dir):
     assert (exp_dir / "valid-eval.json").is_file()
 
 
+def test_eval_of_an_ensemble_combines_standardized_energies(exp_dir, data_dir, tmp_path):
+    from asr.ensemble import combine_energies
+    from asr.evaluate import score
+    from asr.inference import load_experiment, manifest_energies
+
+    nn1 = tmp_path / "nn1"
+    trained = invoke("train", "--data", data_dir, "--exp", nn1, "--quiet", *TINY,
+                     "model.kind=dtw1nn", "frontend.deltas=1", "frontend.cmvn=meanvar")
+    assert trained.exit_code == 0, trained.output
+    out = tmp_path / "ensemble"
+    result = invoke("eval", "--exp", exp_dir, "--exp", nn1, "--out", out, "--format", "json")
+    assert result.exit_code == 0, result.output
+    scored = json.loads(result.output)
+    energies = []
+    for exp in (exp_dir, nn1):
+        recognizer, config = load_experiment(exp)
+        e, labels, _ = manifest_energies(recognizer, config, data_dir / "test.jsonl")
+        energies.append(e)
+    expected = score(combine_energies(energies), labels, recognizer.words)
+    assert scored["accuracy"] == pytest.approx(expected["accuracy"])
+    assert scored["confusion"] == expected["confusion"]
+    assert scored["experiments"] == [str(exp_dir), str(nn1)]
+    assert (out / "eval.json").is_file() and (out / "confusion.png").is_file()
+    usage = invoke("eval", "--exp", exp_dir, "--exp", nn1)
+    assert usage.exit_code == 2 and usage.output.strip().count("\n") == 0, usage.output
+    assert "--out" in usage.output
+
+
+def test_eval_refuses_to_combine_different_vocabularies(exp_dir, data_dir, tmp_path):
+    from asr.corpora import read_manifest
+
+    small = tmp_path / "two-words"
+    small.mkdir()
+    for split in ("train", "valid", "test"):
+        utts = [u for u in read_manifest(data_dir / f"{split}.jsonl") if u.word != "7"]
+        write_manifest(small / f"{split}.jsonl", utts)
+    other = tmp_path / "other"
+    trained = invoke("train", "--data", small, "--exp", other, "--quiet", *TINY,
+                     "model.kind=dtw1nn")
+    assert trained.exit_code == 0, trained.output
+    result = invoke("eval", "--exp", exp_dir, "--exp", other, "--out", tmp_path / "x")
+    assert_one_line_error(result, "vocabulary")
+
+
 def test_recognize_reports_each_file_and_fails_only_the_bad_ones(exp_dir, fsdd_dir, tmp_path):
     good = fsdd_dir / "recordings" / "7_jackson_0.wav"
     empty = tmp_path / "empty.wav"

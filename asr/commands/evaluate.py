@@ -4,8 +4,13 @@ import click
 
 
 @click.command("eval")
-@click.option("--exp", "exp_dir", required=True, help="Experiment directory written by asr train.",
-              type=click.Path(exists=True, file_okay=False))
+@click.option("--exp", "exp_dirs", required=True, multiple=True,
+              type=click.Path(exists=True, file_okay=False),
+              help="Experiment directory written by asr train; give it several times to score "
+                   "the ensemble (sum of each model's standardized energies).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Where to write the results. [default: the experiment; required for an "
+                   "ensemble]")
 @click.option("--manifest", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Utterances to score. [default: test.jsonl of the experiment's data]")
 @click.option("--which", type=click.Choice(["best", "last"]), default="best", show_default=True,
@@ -14,35 +19,50 @@ import click
               show_default=True)
 @click.option("--jobs", type=click.IntRange(1), default=2, show_default=True,
               help="Processes for feature extraction.")
-def evaluate(exp_dir, manifest, which, fmt, jobs):
+def evaluate(exp_dirs, out_dir, manifest, which, fmt, jobs):
     """Score EXP on a manifest; write eval.json, confusion.png and rejection.png into EXP.
 
     The rejection figures give the fraction of utterances that must be rejected (lowest margin
-    first) to bring the error among the accepted ones down to 1% and to 0.1%.
+    first) to bring the error among the accepted ones down to 1% and to 0.1%. With several
+    --exp, the models (same vocabulary, each with its own front end) are combined as a product
+    of experts (asr.ensemble) and the results go to --out.
     """
     import json
     from pathlib import Path
 
     from asr import plots
+    from asr.ensemble import combine_energies
     from asr.errors import DataError
     from asr.evaluate import format_table, score
     from asr.inference import load_experiment, manifest_energies
 
-    exp = Path(exp_dir)
-    recognizer, config = load_experiment(exp, which=which)
+    exps = [Path(e) for e in exp_dirs]
+    if len(exps) > 1 and out_dir is None:
+        raise click.UsageError("an ensemble (several --exp) needs --out DIR for its results")
+    exp = Path(out_dir) if out_dir is not None else exps[0]
+    exp.mkdir(parents=True, exist_ok=True)
     if manifest is None:
-        data_dir = _data_dir_of(exp)
+        data_dir = _data_dir_of(exps[0])
         manifest = data_dir / "test.jsonl"
         if not manifest.is_file():
             raise DataError(f"{manifest}: no test manifest (give one with --manifest)")
-    energies, labels, _ = manifest_energies(recognizer, config, manifest, jobs=jobs)
-    result = score(energies, labels, recognizer.words)
+    energies, words = [], None
+    for e in exps:
+        recognizer, config = load_experiment(e, which=which)
+        if words is not None and recognizer.words != words:
+            raise DataError(f"{e}: vocabulary differs from {exps[0]}'s; cannot combine them")
+        words = recognizer.words
+        model_energies, labels, _ = manifest_energies(recognizer, config, manifest, jobs=jobs)
+        energies.append(model_energies)
+    energies = energies[0] if len(energies) == 1 else combine_energies(energies)
+    result = score(energies, labels, words)
     result["manifest"] = str(manifest)
     result["checkpoint"] = which
+    result["experiments"] = [str(e) for e in exps]
     prefix = "" if Path(manifest).stem == "test" else f"{Path(manifest).stem}-"
     (exp / f"{prefix}eval.json").write_text(json.dumps(result, indent=2) + "\n")
     name = Path(manifest).name
-    plots.plot_confusion(exp / f"{prefix}confusion.png", result["confusion"], recognizer.words,
+    plots.plot_confusion(exp / f"{prefix}confusion.png", result["confusion"], words,
                          title=f"Confusions on {name} ({100 * result['accuracy']:.2f}% correct)")
     curves = {exp.name: result["rejection_curve"]}
     plots.plot_rejection_curve(exp / f"{prefix}rejection.png", curves,
