@@ -25,17 +25,20 @@ def decide(energies):
     Parameters
     ----------
     energies : Tensor [B, W]
-        Energy of every word (W >= 2) for every utterance.
+        Energy of every word for every utterance.
 
     Returns
     -------
     best : LongTensor [B]
         :math:`\\arg\\min_y E_y`.
     margin : Tensor [B]
-        Runner-up energy minus best energy (>= 0).
+        Runner-up energy minus best energy (>= 0; ``inf`` with a one-word vocabulary).
     """
-    if energies.ndim != 2 or energies.shape[1] < 2:
-        raise ValueError(f"energies must be [batch, words>=2], got {tuple(energies.shape)}")
+    if energies.ndim != 2 or energies.shape[1] < 1:
+        raise ValueError(f"energies must be [batch, words], got {tuple(energies.shape)}")
+    if energies.shape[1] == 1:
+        return (torch.zeros(energies.shape[0], dtype=torch.long),
+                torch.full((energies.shape[0],), float("inf"), dtype=energies.dtype))
     two_lowest, order = energies.topk(2, dim=1, largest=False)
     return order[:, 0], two_lowest[:, 1] - two_lowest[:, 0]
 

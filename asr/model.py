@@ -227,16 +227,9 @@ class Recognizer(nn.Module):
     @torch.no_grad()
     def recognize(self, features: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Best word index [B] and margin [B] (runner-up energy minus best energy)."""
-        e = self.energies(features)
-        return predictions_and_margins(e)
+        from asr.evaluate import decide
 
-
-def predictions_and_margins(energies: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Lowest-energy answer [B] and its margin :math:`E_{(2)} - E_{(1)}` [B] from [B, W]."""
-    if energies.shape[1] < 2:
-        return energies.argmin(dim=1), torch.full((energies.shape[0],), float("inf"))
-    two = energies.topk(2, dim=1, largest=False)
-    return two.indices[:, 0], two.values[:, 1] - two.values[:, 0]
+        return decide(self.energies(features))
 
 
 # --- building a recognizer from training data ----------------------------------------------

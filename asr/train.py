@@ -432,36 +432,11 @@ def _results(exp_dir, data_dir, config, splits, feats, labels, words, loss_fn, h
 
 
 def test_figures(energies: torch.Tensor, labels: torch.Tensor, words) -> dict:
-    """Accuracy, error and rejection figures of energies [B, W] against labels [B].
+    """The figures of :func:`asr.evaluate.score` for results.json (without the full curve)."""
+    from asr.evaluate import score
 
-    Uses :func:`asr.evaluate.score` when it exists; otherwise accuracy, error and the
-    fraction of utterances to reject (lowest margin first) to reach 1% and 0.1% error.
-    """
-    try:
-        from asr.evaluate import score
-    except ImportError:
-        score = None
-    if score is not None:
-        result = score(energies, labels, words)
-        return {k: v for k, v in result.items() if k not in ("rejection_curve",)}
-    from asr.model import predictions_and_margins
-
-    pred, margin = predictions_and_margins(energies)
-    correct = (pred == labels).numpy()
-    order = np.argsort(margin.numpy(), kind="stable")  # lowest margin rejected first
-    wrong_sorted = (~correct[order]).astype(np.int64)
-    n = len(correct)
-    errors_left = wrong_sorted.sum() - np.concatenate([[0], np.cumsum(wrong_sorted)])[:n]
-    error_rate = errors_left / (n - np.arange(n))
-
-    def rejection_for(target):
-        ok = np.flatnonzero(error_rate <= target)
-        return float(ok[0] / n) if len(ok) else 1.0
-
-    accuracy = float(correct.mean()) if n else 0.0
-    return {"accuracy": accuracy, "error": 1.0 - accuracy,
-            "rejection_for_1pct_error": rejection_for(0.01),
-            "rejection_for_0.1pct_error": rejection_for(0.001)}
+    result = score(energies, labels, words)
+    return {k: v for k, v in result.items() if k != "rejection_curve"}
 
 
 def versions() -> dict:

@@ -7,6 +7,11 @@ import torch
 from asr.evaluate import confusion_matrix, decide, rejection_curve, rejection_for_error, score
 
 
+def test_decide_with_one_word_accepts_everything():
+    best, margin = decide(torch.tensor([[3.0], [1.0]]))
+    assert best.tolist() == [0, 0] and margin.tolist() == [float("inf")] * 2
+
+
 def test_decide_picks_lowest_energy_and_margin():
     best, margin = decide(torch.tensor([[3.0, 1.0, 2.0], [0.0, 5.0, 4.0]]))
     assert best.tolist() == [1, 0]

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from asr.config import ModelConfig
-from asr.model import Recognizer, build_recognizer, predictions_and_margins
+from asr.model import Recognizer, build_recognizer
 
 WORDS = ["a", "b", "c"]
 
@@ -86,10 +86,13 @@ def test_uneven_template_counts_per_word():
 
 
 def test_inference_picks_lowest_energy_and_margin_is_runner_up_minus_best():
-    energies = torch.tensor([[3.0, 1.0, 2.5], [0.5, 0.7, 4.0]])
-    best, margin = predictions_and_margins(energies)
-    assert best.tolist() == [1, 0]
-    torch.testing.assert_close(margin, torch.tensor([1.5, 0.2]))
+    rec = random_recognizer(kind="templates", k=1)
+    feats = [torch.randn(6, 3), torch.randn(5, 3)]
+    energies = rec.energies(feats)
+    best, margin = rec.recognize(feats)
+    assert best.tolist() == energies.argmin(dim=1).tolist()
+    top2 = energies.sort(dim=1).values[:, :2]
+    torch.testing.assert_close(margin, top2[:, 1] - top2[:, 0])
 
 
 def planted(rng, n_per_word=6, noise=0.05):
