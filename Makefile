@@ -1,13 +1,14 @@
-# Two entry points; each does its own set-up (creates .venv/ and installs the package into it).
+# Entry points; each does its own set-up (creates .venv/ and installs the package into it).
 #   make run    the FSDD recipe end to end (prepare, train, evaluate, align, compare losses)
 #   make test   lint and the test suite
+#   make loso   FSDD leave-one-speaker-out: TDNN, DTW 1-NN and their ensemble per held-out speaker
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 FSDD ?= $(firstword $(wildcard ../shared/data/fsdd))
 
-.PHONY: run test install bench clean
+.PHONY: run loso test install bench clean
 
 install: $(STAMP)
 
@@ -18,6 +19,9 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash recipes/fsdd/run.sh $(if $(FSDD),--data-dir $(FSDD),)
+
+loso: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash recipes/fsdd/loso.sh $(if $(FSDD),--data-dir $(FSDD),)
 
 test: $(STAMP)
 	$(BIN)/ruff check asr tests benchmarks

@@ -31,11 +31,11 @@ TINY = {
 }
 
 
-def run_recipe(recipe_dir, *args, cwd, env=None):
-    """Run ``recipe_dir/run.sh`` with the test's Python environment first on PATH."""
+def run_recipe(recipe_dir, *args, cwd, env=None, script="run.sh"):
+    """Run ``recipe_dir/script`` with the test's Python environment first on PATH."""
     path = f"{Path(sys.executable).parent}:{os.environ['PATH']}"
     env = dict(os.environ, **(env or {}), PATH=path)
-    return subprocess.run(["bash", str(Path(recipe_dir) / "run.sh"), *map(str, args)],
+    return subprocess.run(["bash", str(Path(recipe_dir) / script), *map(str, args)],
                           cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
 
 
@@ -48,9 +48,11 @@ def tiny_config(tmp_path, sample_rate=8000):
 
 
 def copy_recipe(tmp_path, name):
-    """A private copy of the recipe folder, so that its data/ and exp/ land in tmp_path."""
+    """A private copy of the recipe folder (and of the shared recipes/lib/ it sources), so that
+    its data/ and exp/ land in tmp_path."""
     target = tmp_path / "recipes" / name
     shutil.copytree(REPO / "recipes" / name, target, ignore=shutil.ignore_patterns("data", "exp"))
+    shutil.copytree(REPO / "recipes" / "lib", tmp_path / "recipes" / "lib", dirs_exist_ok=True)
     return target
 
 
@@ -110,6 +112,72 @@ def test_fsdd_recipe_downloads_when_no_data_dir_is_given(tmp_path, fsdd_dir, ser
     assert len(server.requests) == 1
 
 
+@pytest.fixture
+def fsdd_two_speakers(tmp_path, fsdd_dir):
+    """Digits 0, 1 and 7 of george and jackson, takes 0-9: FSDD's layout, links to the files."""
+    root = tmp_path / "fsdd-two" / "recordings"
+    root.mkdir(parents=True)
+    for source in (fsdd_dir / "recordings").glob("*.wav"):
+        digit, speaker, take = source.stem.split("_")
+        if digit in "017" and speaker in ("george", "jackson") and int(take) < 10:
+            (root / source.name).symlink_to(source)
+    return root.parent
+
+
+def test_fsdd_loso_recipe_tabulates_each_held_out_speaker(tmp_path, fsdd_two_speakers):
+    recipe = copy_recipe(tmp_path, "fsdd")
+    config = tiny_config(tmp_path)
+    args = ["--data-dir", fsdd_two_speakers, "--config", config, "--speakers", "george,jackson"]
+    result = run_recipe(recipe, *args, cwd=tmp_path, script="loso.sh")
+    assert result.returncode == 0, result.stdout + result.stderr
+    exp = recipe / "exp"
+    speakers, systems = ["george", "jackson"], ["dtw1nn", "train", "ensemble"]
+    for s in speakers:
+        test = [json.loads(line) for line in (recipe / "data" / f"si_{s}" / "test.jsonl").open()]
+        assert len(test) == 30 and {row["speaker"] for row in test} == {s}
+        assert all((exp / f"si_{s}" / ".done" / f"loso-stage{n}").is_file() for n in range(1, 5))
+    evals = {(s, name): json.loads((exp / f"si_{s}" / name / "eval.json").read_text())
+             for s in speakers for name in systems}
+    assert evals["george", "ensemble"]["experiments"] == ["exp/si_george/train",
+                                                          "exp/si_george/dtw1nn"]
+    trained = yaml.safe_load((exp / "si_george" / "dtw1nn" / "config.yaml").read_text())
+    assert trained["model"]["kind"] == "dtw1nn" and trained["frontend"]["deltas"] == 1
+
+    summary = json.loads((exp / "loso" / "summary.json").read_text())
+    table = (exp / "loso" / "summary.md").read_text()
+    assert table in result.stdout
+    assert summary["configs"]["train"]["text"] == config.read_text()
+    assert "kind: dtw1nn" in summary["configs"]["dtw1nn"]["text"]
+    for label in [*speakers, "mean"]:
+        if label == "mean":
+            accuracy = {n: sum(evals[s, n]["accuracy"] for s in speakers) / 2 for n in systems}
+            rejection = sum(evals[s, "ensemble"]["rejection_for_error"]["0.01"]
+                            for s in speakers) / 2
+            row = summary["mean"]
+        else:
+            accuracy = {n: evals[label, n]["accuracy"] for n in systems}
+            rejection = evals[label, "ensemble"]["rejection_for_error"]["0.01"]
+            row = summary["per_speaker"][label]
+        for name in systems:
+            assert row[name]["accuracy"] == pytest.approx(accuracy[name])
+        assert row["ensemble"]["rejection_for_error"]["0.01"] == pytest.approx(rejection)
+        cells = [f"{100 * accuracy[n]:.1f}" for n in systems] + [f"{100 * rejection:.1f}"]
+        assert f"| {label} | {' | '.join(cells)} |" in table
+
+    rerun = run_recipe(recipe, *args, cwd=tmp_path, script="loso.sh")
+    assert rerun.returncode == 0 and rerun.stdout.count("skipped") == 8
+    assert table in rerun.stdout
+    # a speaker without results (yet): his row and the mean are n/a, the others stay
+    subprocess.run([sys.executable, "local/loso_summary.py", "--speakers", "george,lucas",
+                    "--config", str(config), "--nn1-config", "conf/dtw1nn.yaml",
+                    "--out", "exp/partial"], cwd=recipe, check=True, capture_output=True)
+    partial = json.loads((exp / "partial" / "summary.json").read_text())
+    assert partial["per_speaker"]["george"] == summary["per_speaker"]["george"]
+    assert partial["per_speaker"]["lucas"] == dict.fromkeys(systems)
+    assert partial["mean"]["ensemble"]["accuracy"] is None
+    assert "| lucas | n/a | n/a | n/a | n/a |" in (exp / "partial" / "summary.md").read_text()
+
+
 def test_speech_commands_recipe_stages(tmp_path, speech_commands_dir):
     recipe = copy_recipe(tmp_path, "speech_commands")
     config = tiny_config(tmp_path, sample_rate=16000)
@@ -146,8 +214,11 @@ def test_folder_recipe_stages(tmp_path, speech_commands_dir):
 
 
 def test_recipes_reject_bad_arguments(tmp_path):
-    for recipe, args in [("fsdd", ["--bogus"]), ("speech_commands", ["--task", "7"]),
-                         ("folder", [])]:
-        result = run_recipe(REPO / "recipes" / recipe, *args, cwd=tmp_path)
-        assert result.returncode == 2, (recipe, result.stderr)
+    for recipe, script, args in [
+        ("fsdd", "run.sh", ["--bogus"]), ("speech_commands", "run.sh", ["--task", "7"]),
+        ("folder", "run.sh", []), ("fsdd", "loso.sh", ["--data-dir", tmp_path / "nowhere"]),
+        ("fsdd", "loso.sh", ["--speakers", ","]),
+    ]:
+        result = run_recipe(REPO / "recipes" / recipe, *args, cwd=tmp_path, script=script)
+        assert result.returncode == 2, (recipe, script, result.stderr)
         assert result.stderr.count("\n") == 1

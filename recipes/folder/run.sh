@@ -13,7 +13,8 @@
 #   4  alignment picture of one test file    -> exp/$tag/align.png, align.json
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-usage() { sed -n '2,13p' "$here/run.sh" | sed 's/^# \{0,1\}//'; }
+recipe=folder
+. "$here/../lib/stages.sh"
 
 stage=1
 stop_stage=100
@@ -30,32 +31,22 @@ while [ $# -gt 0 ]; do
     --config) config="$2"; shift 2 ;;
     --tag) tag="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
-    -*) echo "run.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
-    *) [ -z "$data_dir" ] || { echo "run.sh: one DATA_DIR only (got '$data_dir' and '$1')" >&2; exit 2; }
+    -*) usage_error "unknown option '$1' (see --help)" ;;
+    *) [ -z "$data_dir" ] || usage_error "one DATA_DIR only (got '$data_dir' and '$1')"
        data_dir="$1"; shift ;;
   esac
 done
-[ -n "$data_dir" ] || { echo "run.sh: DATA_DIR is required (see --help)" >&2; exit 2; }
-data_dir=$(cd "$data_dir" 2>/dev/null && pwd || { echo "run.sh: DATA_DIR $data_dir: no such directory" >&2; exit 2; })
-case "$config" in ""|/*) ;; *) config=$(pwd)/$config ;; esac
+[ -n "$data_dir" ] || usage_error "DATA_DIR is required (see --help)"
+data_dir=$(abs_dir "$data_dir" DATA_DIR)
+from_caller config
 cd "$here"
 [ -n "$config" ] || config=conf/default.yaml
 [ -n "$tag" ] || tag=$(basename "$data_dir")
-command -v asr >/dev/null || { echo "run.sh: 'asr' not on PATH (activate .venv)" >&2; exit 1; }
+require_asr "activate .venv"
 
 data=data/$tag
 exp=exp/$tag
 mkdir -p "$exp/.done"
-log() { echo "[folder $(date +%H:%M:%S)] $*"; }
-run_stage() {
-  local n=$1; shift
-  if [ "$n" -lt "$stage" ] || [ "$n" -gt "$stop_stage" ]; then return 1; fi
-  if [ -e "$exp/.done/stage$n" ] && [ "$forced" -eq 0 ]; then
-    log "stage $n ($*): done before, skipped (marker $exp/.done/stage$n)"; return 1
-  fi
-  log "stage $n: $*"
-}
-done_stage() { touch "$exp/.done/stage$1"; }
 
 if run_stage 1 "prepare manifests from $data_dir"; then
   asr prepare folder "$data_dir" --out "$data" ${prepare_args[@]+"${prepare_args[@]}"}
@@ -73,7 +64,7 @@ if run_stage 3 "evaluate on $data/test.jsonl"; then
 fi
 
 if run_stage 4 "alignment picture of one test file"; then
-  utterance=$(python3 -c 'import json,sys,os; e=json.loads(open(sys.argv[1]).readline()); p=e["path"]; print(p if os.path.isabs(p) else os.path.join(os.path.dirname(sys.argv[1]), p))' "$data/test.jsonl")
+  utterance=$(first_utterance "$data/test.jsonl")
   asr align --exp "$exp/train" "$utterance" --out "$exp/align.png" --json "$exp/align.json"
   done_stage 4
 fi

@@ -10,26 +10,27 @@
 #   0  download FSDD into downloads/ (skipped when --data-dir is given or the data is there)
 #   1  prepare manifests               -> data/$tag/{train,valid,test}.jsonl
 #   2  train with the default loss     -> exp/$tag/train/
-#   3  evaluate on the test set        -> exp/$tag/train/eval.{json,md}, confusion.png
+#   3  evaluate on the test set        -> exp/$tag/eval.txt, exp/$tag/train/eval.json, confusion.png
 #   4  alignment picture of one test utterance -> exp/$tag/align.png, align.json
 #   5  compare the losses              -> exp/$tag/compare/comparison.{md,json}, curves.png
 #
 # Speaker-independent variant: --test-speakers jackson (that speaker only in test).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+recipe=fsdd
+. "$here/../lib/stages.sh"
 
 stage=0
 stop_stage=100
 forced=0  # with --stage, every stage from it to --stop-stage runs again, markers or not
 data_dir=""
 test_speakers=""
-config=conf/default.yaml
-compare_config=conf/compare.yaml
+config=""  # default conf/default.yaml
+compare_config=""  # default conf/compare.yaml
 losses="lvq2,mce,mmi,perceptron,hinge,log,square-square,square-exp,energy"
 seeds="0"
 tag=""
 
-usage() { sed -n '2,17p' "$here/run.sh" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --stage) stage="$2"; forced=1; shift 2 ;;
@@ -42,34 +43,24 @@ while [ $# -gt 0 ]; do
     --seeds) seeds="$2"; shift 2 ;;
     --tag) tag="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
-    *) echo "run.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
+    *) usage_error "unknown option '$1' (see --help)" ;;
   esac
 done
 # paths given on the command line are relative to where the recipe was started
-[ -n "$data_dir" ] && data_dir=$(cd "$data_dir" 2>/dev/null && pwd || { echo "run.sh: --data-dir $data_dir: no such directory" >&2; exit 2; })
-for var in config compare_config; do  # a file given relative to the caller's folder
-  case "${!var}" in /*) ;; *) [ -e "${!var}" ] && printf -v "$var" '%s' "$(pwd)/${!var}" ;; esac
-done
+[ -n "$data_dir" ] && data_dir=$(abs_dir "$data_dir" --data-dir)
+from_caller config compare_config
 cd "$here"
+[ -n "$config" ] || config=conf/default.yaml
+[ -n "$compare_config" ] || compare_config=conf/compare.yaml
 if [ -z "$tag" ]; then
   tag=standard
   [ -n "$test_speakers" ] && tag="si_${test_speakers//,/_}"
 fi
-command -v asr >/dev/null || { echo "run.sh: 'asr' not on PATH (run 'make run' from the repo root)" >&2; exit 1; }
+require_asr "run 'make run' from the repo root"
 
 data=data/$tag
 exp=exp/$tag
 mkdir -p "$exp/.done"
-log() { echo "[fsdd $(date +%H:%M:%S)] $*"; }
-run_stage() {  # run_stage N DESCRIPTION: true when stage N must run now
-  local n=$1; shift
-  if [ "$n" -lt "$stage" ] || [ "$n" -gt "$stop_stage" ]; then return 1; fi
-  if [ -e "$exp/.done/stage$n" ] && [ "$forced" -eq 0 ]; then
-    log "stage $n ($*): done before, skipped (marker $exp/.done/stage$n)"; return 1
-  fi
-  log "stage $n: $*"
-}
-done_stage() { touch "$exp/.done/stage$1"; }
 
 if [ -z "$data_dir" ]; then
   data_dir=downloads/fsdd
@@ -95,7 +86,7 @@ if run_stage 3 "evaluate on $data/test.jsonl"; then
 fi
 
 if run_stage 4 "alignment picture of one test utterance"; then
-  utterance=$(python3 -c 'import json,sys,os; e=json.loads(open(sys.argv[1]).readline()); p=e["path"]; print(p if os.path.isabs(p) else os.path.join(os.path.dirname(sys.argv[1]), p))' "$data/test.jsonl")
+  utterance=$(first_utterance "$data/test.jsonl")
   asr align --exp "$exp/train" "$utterance" --out "$exp/align.png" --json "$exp/align.json"
   done_stage 4
 fi

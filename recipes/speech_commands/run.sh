@@ -13,6 +13,8 @@
 #   4  alignment picture of one test clip    -> exp/$tag/align.png, align.json
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+recipe=speech_commands
+. "$here/../lib/stages.sh"
 
 stage=0
 stop_stage=100
@@ -21,7 +23,6 @@ data_dir=""
 task=10
 config=""
 tag=""
-usage() { sed -n '2,14p' "$here/run.sh" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --stage) stage="$2"; forced=1; shift 2 ;;
@@ -31,34 +32,24 @@ while [ $# -gt 0 ]; do
     --config) config="$2"; shift 2 ;;
     --tag) tag="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
-    *) echo "run.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
+    *) usage_error "unknown option '$1' (see --help)" ;;
   esac
 done
 case "$task" in
   10) words="yes,no,up,down,left,right,on,off,stop,go" ;;
   35) words="" ;;
-  *) echo "run.sh: --task must be 10 or 35, got '$task'" >&2; exit 2 ;;
+  *) usage_error "--task must be 10 or 35, got '$task'" ;;
 esac
-[ -n "$data_dir" ] && data_dir=$(cd "$data_dir" 2>/dev/null && pwd || { echo "run.sh: --data-dir $data_dir: no such directory" >&2; exit 2; })
-case "$config" in ""|/*) ;; *) config=$(pwd)/$config ;; esac
+[ -n "$data_dir" ] && data_dir=$(abs_dir "$data_dir" --data-dir)
+from_caller config
 cd "$here"
 [ -n "$config" ] || config=conf/default.yaml
 [ -n "$tag" ] || tag="task$task"
-command -v asr >/dev/null || { echo "run.sh: 'asr' not on PATH (activate .venv)" >&2; exit 1; }
+require_asr "activate .venv"
 
 data=data/$tag
 exp=exp/$tag
 mkdir -p "$exp/.done"
-log() { echo "[speech_commands $(date +%H:%M:%S)] $*"; }
-run_stage() {
-  local n=$1; shift
-  if [ "$n" -lt "$stage" ] || [ "$n" -gt "$stop_stage" ]; then return 1; fi
-  if [ -e "$exp/.done/stage$n" ] && [ "$forced" -eq 0 ]; then
-    log "stage $n ($*): done before, skipped (marker $exp/.done/stage$n)"; return 1
-  fi
-  log "stage $n: $*"
-}
-done_stage() { touch "$exp/.done/stage$1"; }
 
 if [ -z "$data_dir" ]; then
   data_dir=downloads/speech_commands_v0.02
@@ -84,7 +75,7 @@ if run_stage 3 "evaluate on $data/test.jsonl"; then
 fi
 
 if run_stage 4 "alignment picture of one test clip"; then
-  utterance=$(python3 -c 'import json,sys,os; e=json.loads(open(sys.argv[1]).readline()); p=e["path"]; print(p if os.path.isabs(p) else os.path.join(os.path.dirname(sys.argv[1]), p))' "$data/test.jsonl")
+  utterance=$(first_utterance "$data/test.jsonl")
   asr align --exp "$exp/train" "$utterance" --out "$exp/align.png" --json "$exp/align.json"
   done_stage 4
 fi

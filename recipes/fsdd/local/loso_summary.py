@@ -1,0 +1,118 @@
+"""Leave-one-speaker-out summary: one row per held-out speaker, then the mean over speakers.
+
+Reads ``EXP/si_<speaker>/{dtw1nn,train,ensemble}/eval.json`` (written by ``asr eval``), prints a
+markdown table of test accuracies (%) and of the ensemble's rejection for 1% error, and writes
+``OUT/summary.md`` and ``OUT/summary.json`` (fractions, per speaker and mean, and the config
+files used). A missing eval.json leaves its cell empty (``n/a``) and the mean of its column too.
+Standard library only::
+
+    python3 local/loso_summary.py --speakers george,jackson --config conf/speaker_independent.yaml \
+        --nn1-config conf/dtw1nn.yaml [--exp exp] [--out exp/loso]
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+SYSTEMS = {"dtw1nn": "DTW 1-NN", "train": "TDNN + templates", "ensemble": "ensemble"}
+TARGET = "0.01"  # the error rate whose rejection is reported
+
+
+def read_result(path):
+    """The headline figures of one eval.json, or None when it does not exist yet."""
+    if not path.is_file():
+        return None
+    result = json.loads(path.read_text())
+    return {
+        "accuracy": result["accuracy"],
+        "num_utterances": result["num_utterances"],
+        "rejection_for_error": result["rejection_for_error"],
+        "eval_json": str(path),
+    }
+
+
+def mean(values):
+    """Mean of ``values``; None if any is missing (a partial mean would mislead)."""
+    if not values or any(v is None for v in values):
+        return None
+    return sum(values) / len(values)
+
+
+def summarize(exp, speakers):
+    """Per-speaker results of every system and their means over the speakers."""
+    per_speaker = {
+        s: {name: read_result(exp / f"si_{s}" / name / "eval.json") for name in SYSTEMS}
+        for s in speakers
+    }
+    means = {}
+    for name in SYSTEMS:
+        rows = [per_speaker[s][name] for s in speakers]
+        targets = next((r["rejection_for_error"] for r in rows if r is not None), {})
+        means[name] = {
+            "accuracy": mean([r and r["accuracy"] for r in rows]),
+            "rejection_for_error": {
+                t: mean([r and r["rejection_for_error"].get(t) for r in rows]) for t in targets
+            },
+        }
+    return per_speaker, means
+
+
+def percent(value):
+    return "n/a" if value is None else f"{100 * value:.1f}"
+
+
+def table(speakers, per_speaker, means):
+    """The markdown table: accuracies (%) of each system and the ensemble's rejection (%)."""
+    head = (["held-out speaker"] + list(SYSTEMS.values())
+            + [f"ensemble: rejection for {100 * float(TARGET):g}% error"])
+    lines = ["| " + " | ".join(head) + " |", "|---" + "|---:" * (len(head) - 1) + "|"]
+
+    def row(label, results):
+        ensemble = results["ensemble"]
+        rejection = ensemble and ensemble["rejection_for_error"].get(TARGET)
+        cells = [percent(r and r["accuracy"]) for r in results.values()] + [percent(rejection)]
+        return "| " + " | ".join([label] + cells) + " |"
+
+    lines += [row(s, per_speaker[s]) for s in speakers]
+    lines.append(row("mean", means))
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--speakers", required=True, help="comma-separated held-out speakers")
+    parser.add_argument("--config", required=True, help="config of the TDNN + templates")
+    parser.add_argument("--nn1-config", required=True, help="config of the DTW 1-NN baseline")
+    parser.add_argument("--exp", type=Path, default=Path("exp"), help="holds si_<speaker>/")
+    parser.add_argument("--out", type=Path, default=Path("exp/loso"), help="summary folder")
+    args = parser.parse_args(argv)
+    speakers = [s for s in args.speakers.split(",") if s]
+    if not speakers:
+        parser.error("--speakers: give at least one speaker")
+
+    per_speaker, means = summarize(args.exp, speakers)
+    configs = {}
+    for name, path in (("train", args.config), ("dtw1nn", args.nn1_config)):
+        path = Path(path)
+        configs[name] = {"path": str(path),
+                         "text": path.read_text() if path.is_file() else None}
+    markdown = "\n".join([
+        "# FSDD leave-one-speaker-out: test accuracy (%)",
+        "",
+        "Each row: trained on the other speakers, tested on every recording of that speaker. "
+        f"TDNN + templates: `{args.config}`; DTW 1-NN: `{args.nn1_config}`; ensemble: product "
+        "of the two experts (standardized energies).",
+        "",
+        table(speakers, per_speaker, means),
+        "",
+    ])
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "summary.md").write_text(markdown)
+    summary = {"speakers": speakers, "systems": SYSTEMS, "per_speaker": per_speaker,
+               "mean": means, "configs": configs}
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(markdown, end="")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# FSDD leave-one-speaker-out: for each speaker S, train on the other speakers and test on every
+# recording of S; the TDNN + templates, the plain DTW 1-NN baseline and their ensemble side by side.
+#
+#   bash recipes/fsdd/loso.sh [--stage N] [--stop-stage N] [--data-dir DIR]
+#                             [--speakers george,jackson,lucas,nicolas,yweweler]
+#                             [--config FILE] [--nn1-config FILE]
+#
+# --config: the TDNN + templates (default conf/speaker_independent.yaml); --nn1-config: the DTW
+# 1-NN baseline (default conf/dtw1nn.yaml). A relative path is read from the caller's folder if
+# it is there, else from recipes/fsdd/.
+# Stages, for each held-out speaker S (markers exp/si_S/.done/loso-stageN, apart from run.sh's
+# stageN of `run.sh --test-speakers S`, which shares data/si_S and exp/si_S/train; a rerun skips
+# what is finished; --stage N reruns stages N..stop-stage whatever their markers):
+#   0  download FSDD into downloads/ (once; skipped when --data-dir is given)
+#   1  prepare manifests, S in test only   -> data/si_S/{train,valid,test}.jsonl
+#   2  train the TDNN + templates          -> exp/si_S/train/
+#   3  the DTW 1-NN baseline               -> exp/si_S/dtw1nn/
+#   4  evaluate both, and their ensemble   -> exp/si_S/{train,dtw1nn,ensemble}/eval.json
+# Last (always): the table, one row per speaker and the mean -> exp/loso/summary.{md,json}
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+recipe=fsdd
+. "$here/../lib/stages.sh"
+
+stage=0
+stop_stage=100
+forced=0  # with --stage, every stage from it to --stop-stage runs again, markers or not
+marker=loso-stage
+data_dir=""
+speakers="george,jackson,lucas,nicolas,yweweler"
+config=""  # default conf/speaker_independent.yaml
+nn1_config=""  # default conf/dtw1nn.yaml
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --stage) stage="$2"; forced=1; shift 2 ;;
+    --stop-stage) stop_stage="$2"; shift 2 ;;
+    --data-dir) data_dir="$2"; shift 2 ;;
+    --speakers) speakers="$2"; shift 2 ;;
+    --config) config="$2"; shift 2 ;;
+    --nn1-config) nn1_config="$2"; shift 2 ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage_error "unknown option '$1' (see --help)" ;;
+  esac
+done
+[ -n "${speakers//,/}" ] || usage_error "--speakers: give at least one speaker"
+# paths given on the command line are relative to where the recipe was started
+[ -n "$data_dir" ] && data_dir=$(abs_dir "$data_dir" --data-dir)
+from_caller config nn1_config
+cd "$here"
+[ -n "$config" ] || config=conf/speaker_independent.yaml
+[ -n "$nn1_config" ] || nn1_config=conf/dtw1nn.yaml
+require_asr "run 'make loso' from the repo root"
+
+if [ -z "$data_dir" ]; then
+  data_dir=downloads/fsdd
+  exp=exp/loso
+  mkdir -p "$exp/.done"
+  if run_stage 0 "download FSDD"; then
+    asr download fsdd downloads
+    done_stage 0
+  fi
+fi
+
+for s in ${speakers//,/ }; do
+  data=data/si_$s
+  exp=exp/si_$s
+  mkdir -p "$exp/.done"
+  log "held-out speaker $s"
+
+  if run_stage 1 "prepare manifests from $data_dir, $s in test"; then
+    asr prepare fsdd "$data_dir" --out "$data" --test-speakers "$s"
+    done_stage 1
+  fi
+
+  if run_stage 2 "train the TDNN + templates ($config)"; then
+    asr train --data "$data" --exp "$exp/train" --config "$config" $( [ -e "$exp/train/last.pt" ] && echo --resume )
+    done_stage 2
+  fi
+
+  if run_stage 3 "DTW 1-NN baseline ($nn1_config)"; then
+    asr train --data "$data" --exp "$exp/dtw1nn" --config "$nn1_config"
+    done_stage 3
+  fi
+
+  if run_stage 4 "evaluate on $data/test.jsonl: TDNN, DTW 1-NN, ensemble"; then
+    asr eval --exp "$exp/train" --format json >/dev/null
+    asr eval --exp "$exp/dtw1nn" --format json >/dev/null
+    asr eval --exp "$exp/train" --exp "$exp/dtw1nn" --out "$exp/ensemble" --format json >/dev/null
+    done_stage 4
+  fi
+done
+
+log "summary -> exp/loso/summary.{md,json}"
+python3 local/loso_summary.py --speakers "$speakers" --config "$config" --nn1-config "$nn1_config" \
+  --exp exp --out exp/loso
