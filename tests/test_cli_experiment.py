@@ -77,6 +77,16 @@ def test_train_writes_a_self_describing_experiment(exp_dir):
     assert "asr" in results["command_line"]
 
 
+def test_train_reports_every_epoch_unless_quiet(data_dir, tmp_path):
+    loud = invoke("train", "--data", data_dir, "--exp", tmp_path / "a", "--epochs", 1, *TINY,
+                  "model.kind=templates")
+    assert loud.exit_code == 0, loud.output
+    assert "epoch 1: train loss" in loud.output
+    quiet = invoke("train", "--data", data_dir, "--exp", tmp_path / "b", "--epochs", 1, *TINY,
+                   "model.kind=templates", "--quiet")
+    assert quiet.exit_code == 0 and "epoch 1:" not in quiet.output
+
+
 def test_eval_table_json_and_pictures(exp_dir, data_dir):
     result = invoke("eval", "--exp", exp_dir, "--format", "json")
     assert result.exit_code == 0, result.output

@@ -25,7 +25,9 @@ def train(data_dir, exp_dir, config_file, loss, seed, epochs, resume, quiet, ove
     EXP/last.pt; EXP/best.pt keeps the best model by validation accuracy; at the end
     EXP/results.json holds the test figures, versions and timings.
     """
+    import logging
     import shlex
+    import sys
 
     from asr.config import Config, apply_overrides, load_config
     from asr.train import train as run_training
@@ -46,8 +48,16 @@ def train(data_dir, exp_dir, config_file, loss, seed, epochs, resume, quiet, ove
             words += [flag, str(value)]
     words += ["--resume"] * resume + ["--quiet"] * quiet + list(overrides)
     command_line = " ".join(shlex.quote(str(w)) for w in words)
-    results = run_training(data_dir, exp_dir, config, resume=resume, command_line=command_line,
-                           progress=not quiet)
+    if not quiet:  # one line per epoch on stderr (the progress bar only shows on a terminal)
+        echo = logging.StreamHandler(sys.stderr)
+        echo.setFormatter(logging.Formatter("%(message)s"))
+        logging.getLogger("asr.train").addHandler(echo)
+    try:
+        results = run_training(data_dir, exp_dir, config, resume=resume,
+                               command_line=command_line, progress=not quiet)
+    finally:
+        if not quiet:
+            logging.getLogger("asr.train").removeHandler(echo)
     test = results.get("test")
     valid = results["valid"]
     click.echo(f"valid accuracy {100 * valid['accuracy']:.2f}% (epoch {valid['best_epoch']})"
