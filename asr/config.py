@@ -70,7 +70,7 @@ class ModelConfig:
     activation: Literal["relu", "gelu", "tanh", "sigmoid"] = "relu"
     norm: Literal["layer", "none"] = "layer"
     dropout: float = 0.1
-    output_norm: Literal["none", "l2", "layer"] = "none"
+    output_norm: Literal["none", "l2", "layer", "utterance"] = "none"
     input_skip: bool = False
     templates_per_word: int = 4
     templates_per_speaker: int = 0

@@ -96,6 +96,19 @@ def test_dropout_only_in_training_and_output_norms():
                                rtol=0)
 
 
+def test_utterance_norm_standardizes_each_channel_over_each_utterance_alone():
+    net = make(SHAPES[1], output_dim=4, output_norm="utterance")
+    a, b = torch.randn(25, 5), 3 * torch.randn(11, 5) + 2
+    ya, yb = net.encode([a, b])
+    for y in (ya, yb):
+        torch.testing.assert_close(y.mean(dim=0), torch.zeros(4), atol=1e-5, rtol=0)
+        torch.testing.assert_close(y.var(dim=0, unbiased=False), torch.ones(4), atol=1e-3,
+                                   rtol=0)
+    torch.testing.assert_close(net.encode([b])[0], yb)   # the batch and padding do not matter
+    one = net.encode([torch.randn(1, 5)])[0]
+    assert torch.isfinite(one).all() and one.abs().max() == 0
+
+
 def test_gradients_reach_every_weight():
     net = make(SHAPES[2], output_dim=4)
     net.train()

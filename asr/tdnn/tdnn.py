@@ -23,7 +23,7 @@ from torch import nn
 
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 NORMS = ("layer", "none")
-OUTPUT_NORMS = ("none", "l2", "layer")
+OUTPUT_NORMS = ("none", "l2", "layer", "utterance")
 
 
 class _FrameNorm(nn.Module):
@@ -96,7 +96,10 @@ class TDNN(nn.Module):
         As in :class:`TDNNLayer` (dropout is not applied to the projection).
     output_norm : str
         ``none``, ``l2`` (each output frame scaled to unit length, so squared distances lie
-        in [0, 4]) or ``layer`` (layer norm without gain or bias).
+        in [0, 4]), ``layer`` (layer norm without gain or bias) or ``utterance`` (each output
+        channel standardized over the utterance's frames, :math:`(y_t - \\bar y) /
+        \\sqrt{\\sigma^2 + \\epsilon}`: mean and variance normalization of the learned
+        features, as CMVN does for the front end's).
     input_skip : bool
         Append to each output frame the input frames it stands for (the mean of the ``S``
         input frames from :math:`jS`), scaled by a trained factor :math:`e^{a}` (``a`` starts
@@ -205,6 +208,8 @@ class TDNN(nn.Module):
         elif self._out_layer_norm is not None:
             y = self._out_layer_norm(y)
         out_lengths = self.output_lengths(lengths)
+        if self.output_norm == "utterance":
+            y = _standardize_over_time(y, out_lengths)
         if self.input_skip:
             pooled = self._pooled_input(x, lengths, y.shape[1])
             y = torch.cat([y, self.skip_log_scale.exp() * pooled], dim=-1)
@@ -226,3 +231,13 @@ class TDNN(nn.Module):
         x = nn.utils.rnn.pad_sequence(list(features), batch_first=True)
         y, out_lengths = self(x, lengths)
         return [y[b, :n] for b, n in enumerate(out_lengths.tolist())]
+
+
+def _standardize_over_time(y: torch.Tensor, lengths: torch.Tensor, eps: float = 1e-5):
+    """Each channel of each utterance of ``y`` [B, T, d] minus its mean over the utterance's
+    ``lengths`` valid frames, over the square root of its variance plus ``eps``."""
+    mask = (torch.arange(y.shape[1], device=y.device)[None, :] < lengths[:, None])[..., None]
+    count = lengths.clamp(min=1)[:, None, None].to(y.dtype)
+    mean = (y * mask).sum(dim=1, keepdim=True) / count
+    var = (((y - mean) * mask) ** 2).sum(dim=1, keepdim=True) / count
+    return torch.where(mask, (y - mean) / torch.sqrt(var + eps), torch.zeros_like(y))
