@@ -62,28 +62,29 @@ def manifest_energies(recognizer, config, manifest, *, cache_dir=None, jobs=1):
     return energies, labels, utterances
 
 
-def recognize_files(recognizer, config, paths, top=1):
-    """Recognize each file on its own; a file that fails gets its error, the others still run."""
+def recognize_files(recognizer, config, paths, top=1, batch_size=64):
+    """Recognize files: a file that fails gets its one-line error, the others still run.
+
+    Every file's features are computed on their own (so that one bad file only fails itself),
+    then the good ones are scored together, ``batch_size`` utterances per DTW call.
+    """
     from asr.features import extract_features
 
-    results = []
+    results, features, scored = [], [], []
     for path in paths:
         try:
-            features = extract_features(path, config.frontend)
+            features.append(extract_features(path, config.frontend))
         except AsrError as exc:
             results.append(FileResult(path=str(path), error=str(exc)))
             continue
-        with torch.no_grad():
-            energies = recognizer.energies([features])[0]
-        order = torch.argsort(energies)
+        results.append(FileResult(path=str(path)))
+        scored.append(results[-1])
+    with torch.no_grad():
+        energies = recognizer.energies(features, batch_size=batch_size)
+    for result, row in zip(scored, energies, strict=True):
+        order = torch.argsort(row)
         ranked = order[: max(1, top)].tolist()
-        margin = float(energies[order[1]] - energies[order[0]])
-        results.append(
-            FileResult(
-                path=str(path),
-                words=[recognizer.words[i] for i in ranked],
-                energies=[float(energies[i]) for i in ranked],
-                margin=margin,
-            )
-        )
+        result.words = [recognizer.words[i] for i in ranked]
+        result.energies = [float(row[i]) for i in ranked]
+        result.margin = float(row[order[1]] - row[order[0]]) if len(order) > 1 else float("inf")
     return results

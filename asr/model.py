@@ -100,8 +100,6 @@ class Recognizer(nn.Module):
         self.template_speaker_list = spk
         self.register_buffer("template_speaker", torch.tensor(spk, dtype=torch.long),
                              persistent=False)
-        offsets = np.concatenate([[0], np.cumsum(lengths)])
-        self._offsets = offsets.tolist()
         # [W, K_max] template indices per word, padded with -1
         per_word = [[t for t, w in enumerate(word_of) if w == i] for i in range(len(self.words))]
         k_max = max(len(p) for p in per_word)
@@ -139,8 +137,7 @@ class Recognizer(nn.Module):
     # --- templates --------------------------------------------------------------------------
     def templates(self) -> list[torch.Tensor]:
         """Every template as a view [M_k, d] of the trainable frames (gradients flow)."""
-        f, o = self.template_frames, self._offsets
-        return [f[o[i]:o[i + 1]] for i in range(len(self.template_lengths))]
+        return list(torch.split(self.template_frames, list(self.template_lengths)))
 
     def templates_of(self, word: str | int) -> list[torch.Tensor]:
         """The templates [M_k, d] of one word (by name or index), in template-index order

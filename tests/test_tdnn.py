@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from asr.tdnn import TDNN
+from asr.tdnn.tdnn import TDNNLayer
 
 SHAPES = [
     # dims, contexts, dilations, strides
@@ -157,3 +158,14 @@ def test_input_skip_appends_the_pooled_input_frames():
     with torch.no_grad():
         net.skip_log_scale.fill_(torch.log(torch.tensor(3.0)))
     torch.testing.assert_close(net.encode([x])[0][:, 4:], 3 * y[:, 4:])
+
+
+@pytest.mark.parametrize("context,dilation,stride", [(1, 1, 1), (1, 1, 2), (3, 1, 1), (5, 1, 1),
+                                                     (3, 2, 2), (3, 3, 1), (2, 4, 3)])
+def test_spliced_affine_is_the_convolution(context, dilation, stride):
+    torch.manual_seed(context * 100 + dilation * 10 + stride)
+    layer = TDNNLayer(6, 7, context, dilation, stride).double()
+    x = torch.randn(3, 6, 23, dtype=torch.float64, requires_grad=True)
+    torch.testing.assert_close(layer.affine(x), layer.conv(x))
+    assert layer.affine(x).shape[-1] == int(layer.output_lengths(torch.tensor(23)))
+    torch.autograd.gradcheck(layer.affine, (x,))

@@ -522,6 +522,14 @@ def dtw_energy(
     return _BlockDTW.apply(cost.reshape(P * N, M), r0, c0, n, m, ok, code, radius, gamma)
 
 
+def _all_finite(x: torch.Tensor) -> bool:
+    """Whether every entry is finite. A NaN or infinity makes the float64 sum non-finite, so a
+    finite sum (the usual case: one reduction) settles it; only a non-finite sum, which huge
+    float64 values could also give, needs the element-wise test."""
+    x = x.detach()
+    return bool(torch.isfinite(x.sum(dtype=torch.float64))) or bool(torch.isfinite(x).all())
+
+
 def _stack_sequences(seqs, name: str) -> list[torch.Tensor]:
     if isinstance(seqs, torch.Tensor) or not isinstance(seqs, Sequence) or len(seqs) == 0:
         raise DtwInputError(f"{name}: expected a non-empty list of [T, D] tensors")
@@ -619,9 +627,9 @@ def pairwise_dtw(
     if len(dims) != 1:
         raise DtwInputError(f"xs, ys: all sequences need the same feature dimension, got {dims}")
     dtype = torch.float64 if any(s.dtype == torch.float64 for s in xs + ys) else torch.float32
-    X = torch.cat([s.to(dtype) for s in xs])
-    Y = torch.cat([s.to(dtype) for s in ys])
-    if not (bool(torch.isfinite(X.detach()).all()) and bool(torch.isfinite(Y.detach()).all())):
+    X = torch.cat(xs).to(dtype)  # cat promotes float32 to float64 itself when they are mixed
+    Y = torch.cat(ys).to(dtype)
+    if not (_all_finite(X) and _all_finite(Y)):
         raise DtwInputError("xs, ys: contain NaN or infinite values")
     nx = np.array([s.shape[0] for s in xs], dtype=np.int64)
     ny = np.array([s.shape[0] for s in ys], dtype=np.int64)

@@ -77,7 +77,22 @@ class TDNNLayer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Map [B, in_dim, T] to [B, out_dim, T_out] (channels first)."""
-        return self.drop(self.norm(self.act(self.conv(x))))
+        return self.drop(self.norm(self.act(self.affine(x))))
+
+    def affine(self, x: torch.Tensor) -> torch.Tensor:
+        """The convolution written as a TDNN is usually described: splice the :math:`k` frames
+        :math:`x_{st}, x_{st+d}, \\dots` of each output frame into one vector, then one matrix
+        product. Same result and parameters as ``self.conv(x)``; for small dilated layers on a
+        CPU it is several times faster than ``conv1d``."""
+        k, d, s = self.context, self.dilation, self.stride
+        if d == 1 and k == 1:
+            spliced = x[:, :, ::s].unsqueeze(-1)                          # [B, C, T_out, 1]
+        else:
+            spliced = x.unfold(2, d * (k - 1) + 1, s)[..., ::d]           # [B, C, T_out, k]
+        batch, channels, frames, _ = spliced.shape
+        spliced = spliced.permute(0, 2, 1, 3).reshape(batch, frames, channels * k)
+        weight = self.conv.weight.reshape(self.conv.out_channels, channels * k)
+        return (spliced @ weight.t() + self.conv.bias).transpose(1, 2)
 
 
 class TDNN(nn.Module):
