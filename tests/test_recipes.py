@@ -217,7 +217,8 @@ def test_recipes_reject_bad_arguments(tmp_path):
     for recipe, script, args in [
         ("fsdd", "run.sh", ["--bogus"]), ("speech_commands", "run.sh", ["--task", "7"]),
         ("folder", "run.sh", []), ("fsdd", "loso.sh", ["--data-dir", tmp_path / "nowhere"]),
-        ("fsdd", "loso.sh", ["--speakers", ","]),
+        ("fsdd", "loso.sh", ["--speakers", ","]), ("fsdd", "run.sh", ["--stage"]),
+        ("speech_commands", "run.sh", ["--config"]), ("folder", "run.sh", [tmp_path, "--tag"]),
     ]:
         result = run_recipe(REPO / "recipes" / recipe, *args, cwd=tmp_path, script=script)
         assert result.returncode == 2, (recipe, script, result.stderr)

@@ -25,11 +25,11 @@ config=""
 tag=""
 while [ $# -gt 0 ]; do
   case "$1" in
-    --stage) stage="$2"; forced=1; shift 2 ;;
-    --stop-stage) stop_stage="$2"; shift 2 ;;
-    --speaker-regex|--test-speakers|--test-fraction) prepare_args+=("$1" "$2"); shift 2 ;;
-    --config) config="$2"; shift 2 ;;
-    --tag) tag="$2"; shift 2 ;;
+    --stage) need_value "$@"; stage="$2"; forced=1; shift 2 ;;
+    --stop-stage) need_value "$@"; stop_stage="$2"; shift 2 ;;
+    --speaker-regex|--test-speakers|--test-fraction) need_value "$@"; prepare_args+=("$1" "$2"); shift 2 ;;
+    --config) need_value "$@"; config="$2"; shift 2 ;;
+    --tag) need_value "$@"; tag="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     -*) usage_error "unknown option '$1' (see --help)" ;;
     *) [ -z "$data_dir" ] || usage_error "one DATA_DIR only (got '$data_dir' and '$1')"

@@ -34,12 +34,12 @@ nn1_config=""  # default conf/dtw1nn.yaml
 
 while [ $# -gt 0 ]; do
   case "$1" in
-    --stage) stage="$2"; forced=1; shift 2 ;;
-    --stop-stage) stop_stage="$2"; shift 2 ;;
-    --data-dir) data_dir="$2"; shift 2 ;;
-    --speakers) speakers="$2"; shift 2 ;;
-    --config) config="$2"; shift 2 ;;
-    --nn1-config) nn1_config="$2"; shift 2 ;;
+    --stage) need_value "$@"; stage="$2"; forced=1; shift 2 ;;
+    --stop-stage) need_value "$@"; stop_stage="$2"; shift 2 ;;
+    --data-dir) need_value "$@"; data_dir="$2"; shift 2 ;;
+    --speakers) need_value "$@"; speakers="$2"; shift 2 ;;
+    --config) need_value "$@"; config="$2"; shift 2 ;;
+    --nn1-config) need_value "$@"; nn1_config="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) usage_error "unknown option '$1' (see --help)" ;;
   esac

@@ -33,15 +33,15 @@ tag=""
 
 while [ $# -gt 0 ]; do
   case "$1" in
-    --stage) stage="$2"; forced=1; shift 2 ;;
-    --stop-stage) stop_stage="$2"; shift 2 ;;
-    --data-dir) data_dir="$2"; shift 2 ;;
-    --test-speakers) test_speakers="$2"; shift 2 ;;
-    --config) config="$2"; shift 2 ;;
-    --compare-config) compare_config="$2"; shift 2 ;;
-    --losses) losses="$2"; shift 2 ;;
-    --seeds) seeds="$2"; shift 2 ;;
-    --tag) tag="$2"; shift 2 ;;
+    --stage) need_value "$@"; stage="$2"; forced=1; shift 2 ;;
+    --stop-stage) need_value "$@"; stop_stage="$2"; shift 2 ;;
+    --data-dir) need_value "$@"; data_dir="$2"; shift 2 ;;
+    --test-speakers) need_value "$@"; test_speakers="$2"; shift 2 ;;
+    --config) need_value "$@"; config="$2"; shift 2 ;;
+    --compare-config) need_value "$@"; compare_config="$2"; shift 2 ;;
+    --losses) need_value "$@"; losses="$2"; shift 2 ;;
+    --seeds) need_value "$@"; seeds="$2"; shift 2 ;;
+    --tag) need_value "$@"; tag="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) usage_error "unknown option '$1' (see --help)" ;;
   esac

@@ -7,6 +7,7 @@
 #
 #   usage                 print the comment block at the top of the script, without the '# '
 #   usage_error MESSAGE   print "<script>: MESSAGE" on stderr and exit 2 (bad command line)
+#   need_value "$@"       usage_error unless the option in $1 is followed by a value
 #   abs_dir DIR WHAT      print DIR as an absolute path; usage_error "WHAT DIR: no such
 #                         directory" when it is not one (use as x=$(abs_dir "$x" --data-dir))
 #   from_caller VAR...    make each named variable holding a relative path that exists from the
@@ -30,6 +31,10 @@ usage() {
 usage_error() {
   echo "$prog: $*" >&2
   exit 2
+}
+
+need_value() {
+  [ $# -ge 2 ] || usage_error "$1 needs a value (see --help)"
 }
 
 abs_dir() {
