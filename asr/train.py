@@ -107,8 +107,10 @@ def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time
     if state is None:
         from asr.model import build_recognizer
 
-        LOG.info("initializing %d templates/word (%s) for %d words from %d utterances",
-                 mc.templates_per_word, mc.template_init, len(words), len(train_plain))
+        per = (f"{mc.templates_per_speaker} templates/speaker/word" if mc.templates_per_speaker
+               else f"{mc.templates_per_word} templates/word")
+        LOG.info("initializing %s (%s) for %d words from %d utterances", per, mc.template_init,
+                 len(words), len(train_plain))
         recognizer = build_recognizer(mc, words, config.frontend.dim, train_plain,
                                       labels["train"].tolist(), seed=tc.seed,
                                       speakers=[u.speaker for u in splits["train"]])
