@@ -2,7 +2,8 @@
 
 Each subcommand lives in ``asr/commands/<name>.py`` and imports torch and friends inside its
 function body, so ``asr --help`` answers instantly. Any :class:`asr.errors.AsrError` raised by
-a subcommand becomes a one-line ``Error: ...`` message and exit status 1; usage errors (a bad
+a subcommand becomes a one-line ``Error: ...`` message and exit status 1, and so does an
+``OSError`` (an output folder under a file, no permission, a full disk); usage errors (a bad
 option or argument) are one line too, with exit status 2.
 """
 
@@ -77,6 +78,9 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except AsrError as exc:
             raise click.ClickException(str(exc)) from None
+        except OSError as exc:  # the file system refused: a path under a file, no permission...
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise click.ClickException(f"{where}{exc.strerror or exc}") from None
         except KeyboardInterrupt:
             raise click.ClickException("interrupted") from None
 

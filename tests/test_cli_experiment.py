@@ -209,6 +209,17 @@ def test_align_unknown_word_and_bad_file(exp_dir, fsdd_dir, tmp_path):
     assert_one_line_error(invoke("align", "--exp", exp_dir, text, "--out", tmp_path / "a.png"))
 
 
+def test_output_folders_the_file_system_refuses_are_one_line_errors(exp_dir, data_dir,
+                                                                   tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    out = blocker / "out"
+    assert_one_line_error(invoke("eval", "--exp", exp_dir, "--exp", exp_dir, "--out", out),
+                          str(out), "Not a directory")
+    assert_one_line_error(invoke("train", "--data", data_dir, "--exp", out, "--quiet", *TINY),
+                          str(out))
+
+
 def test_damaged_checkpoint_is_a_one_line_error(exp_dir, tmp_path):
     broken = tmp_path / "broken"
     broken.mkdir()
