@@ -68,6 +68,7 @@ def recognize_files(recognizer, config, paths, top=1, batch_size=64):
     Every file's features are computed on their own (so that one bad file only fails itself),
     then the good ones are scored together, ``batch_size`` utterances per DTW call.
     """
+    from asr.evaluate import decide
     from asr.features import extract_features
 
     results, features, scored = [], [], []
@@ -81,10 +82,10 @@ def recognize_files(recognizer, config, paths, top=1, batch_size=64):
         scored.append(results[-1])
     with torch.no_grad():
         energies = recognizer.energies(features, batch_size=batch_size)
-    for result, row in zip(scored, energies, strict=True):
-        order = torch.argsort(row)
-        ranked = order[: max(1, top)].tolist()
+    _, margins = decide(energies)
+    for result, row, margin in zip(scored, energies, margins, strict=True):
+        ranked = torch.argsort(row)[: max(1, top)].tolist()
         result.words = [recognizer.words[i] for i in ranked]
         result.energies = [float(row[i]) for i in ranked]
-        result.margin = float(row[order[1]] - row[order[0]]) if len(order) > 1 else float("inf")
+        result.margin = float(margin)
     return results
