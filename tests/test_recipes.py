@@ -56,16 +56,23 @@ def copy_recipe(tmp_path, name):
     return target
 
 
+def link_fsdd(fsdd_dir, root, keep):
+    """``root``/recordings/: links to the FSDD files whose (digit, speaker, take) ``keep`` accepts
+    (FSDD's own layout, no audio copied); returns ``root``."""
+    recordings = root / "recordings"
+    recordings.mkdir(parents=True)
+    for source in (fsdd_dir / "recordings").glob("*.wav"):
+        digit, speaker, take = source.stem.split("_")
+        if keep(digit, speaker, int(take)):
+            (recordings / source.name).symlink_to(source)
+    return root
+
+
 @pytest.fixture
 def fsdd_small(tmp_path, fsdd_dir):
-    """Three digits, five speakers, takes 0-11: FSDD's layout with links to the real files."""
-    root = tmp_path / "fsdd-small" / "recordings"
-    root.mkdir(parents=True)
-    for source in (fsdd_dir / "recordings").glob("*.wav"):
-        digit, _, take = source.stem.split("_")
-        if digit in "017" and int(take) < 12:
-            (root / source.name).symlink_to(source)
-    return root.parent
+    """Three digits, five speakers, takes 0-11."""
+    return link_fsdd(fsdd_dir, tmp_path / "fsdd-small",
+                     lambda digit, speaker, take: digit in "017" and take < 12)
 
 
 def test_fsdd_recipe_stages(tmp_path, fsdd_small):
@@ -114,14 +121,10 @@ def test_fsdd_recipe_downloads_when_no_data_dir_is_given(tmp_path, fsdd_dir, ser
 
 @pytest.fixture
 def fsdd_two_speakers(tmp_path, fsdd_dir):
-    """Digits 0, 1 and 7 of george and jackson, takes 0-9: FSDD's layout, links to the files."""
-    root = tmp_path / "fsdd-two" / "recordings"
-    root.mkdir(parents=True)
-    for source in (fsdd_dir / "recordings").glob("*.wav"):
-        digit, speaker, take = source.stem.split("_")
-        if digit in "017" and speaker in ("george", "jackson") and int(take) < 10:
-            (root / source.name).symlink_to(source)
-    return root.parent
+    """Digits 0, 1 and 7 of george and jackson, takes 0-9."""
+    return link_fsdd(fsdd_dir, tmp_path / "fsdd-two",
+                     lambda digit, speaker, take: digit in "017"
+                     and speaker in ("george", "jackson") and take < 10)
 
 
 def test_fsdd_loso_recipe_tabulates_each_held_out_speaker(tmp_path, fsdd_two_speakers):

@@ -16,9 +16,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 recipe=folder
 . "$here/../lib/stages.sh"
 
-stage=1
-stop_stage=100
-forced=0  # with --stage, every stage from it to --stop-stage runs again, markers or not
+stage=1  # this recipe has no download stage
 data_dir=""
 prepare_args=()
 config=""

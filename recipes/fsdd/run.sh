@@ -20,9 +20,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 recipe=fsdd
 . "$here/../lib/stages.sh"
 
-stage=0
-stop_stage=100
-forced=0  # with --stage, every stage from it to --stop-stage runs again, markers or not
 data_dir=""
 test_speakers=""
 config=""  # default conf/default.yaml

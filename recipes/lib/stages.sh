@@ -1,9 +1,10 @@
 # Stage helpers shared by the recipes; sourced, never run:  . "$here/../lib/stages.sh"
 #
 # The script sets, before calling them: here (its own folder), recipe (its name in log lines),
-# stage, stop_stage, forced (1 once --stage N was given), exp (the experiment folder whose
-# .done/ holds the stage markers) and, if it wants other marker names, marker (default "stage":
-# the markers are $exp/.done/stage0, stage1, ...).
+# exp (the experiment folder whose .done/ holds the stage markers) and, from its options, stage,
+# stop_stage and forced (1 once --stage N was given), whose defaults are set here (0, 100, 0);
+# if it wants other marker names, marker (default "stage": the markers are $exp/.done/stage0,
+# stage1, ...).
 #
 #   usage                 print the comment block at the top of the script, without the '# '
 #   usage_error MESSAGE   print "<script>: MESSAGE" on stderr and exit 2 (bad command line)
@@ -23,6 +24,9 @@
 #                         or relative to the caller's folder)
 
 prog=${0##*/}
+stage=0
+stop_stage=100
+forced=0  # with --stage, every stage from it to --stop-stage runs again, markers or not
 
 usage() {
   awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$here/$prog"
