@@ -180,9 +180,13 @@ class NoisyFeatures:
     frontend : FrontendConfig
     snr : (float, float)
         Range of SNRs in dB.
+    speaker_means : dict, optional
+        ``{speed: {speaker: mean}}`` for ``frontend.cmvn == "speaker"``: a noisy copy is
+        normalized with the mean of its speaker's clean utterances at that speed
+        (:func:`asr.features.speaker_cmvn`).
     """
 
-    def __init__(self, utterances, frontend, snr=(5.0, 25.0)):
+    def __init__(self, utterances, frontend, snr=(5.0, 25.0), speaker_means=None):
         import dataclasses
 
         from asr.features import load_audio, trim_silence
@@ -190,6 +194,8 @@ class NoisyFeatures:
         self.frontend = frontend
         self.untrimmed = dataclasses.replace(frontend, trim=False)
         self.snr = (float(snr[0]), float(snr[1]))
+        self.speakers = [utt.speaker for utt in utterances]
+        self.speaker_means = speaker_means
         self.waves = []
         for utt in utterances:
             wave = load_audio(utt.path, frontend.sample_rate)
@@ -204,7 +210,7 @@ class NoisyFeatures:
         """Features [T, D] of utterance ``index`` at ``speed`` with fresh noise."""
         import torchaudio.functional as AF
 
-        from asr.features import compute_features
+        from asr.features import compute_features, speaker_cmvn
 
         wave = self.waves[index]
         white = torch.from_numpy(rng.standard_normal(wave.shape[0]))
@@ -215,4 +221,7 @@ class NoisyFeatures:
         power = float(wave.double().pow(2).mean())
         scale = np.sqrt(power / max(float(noise.pow(2).mean()), 1e-12) * 10 ** (-snr / 10))
         noisy = wave + (scale * noise).float()
-        return compute_features(noisy, self.untrimmed, speed=speed)
+        feats = compute_features(noisy, self.untrimmed, speed=speed)
+        if self.frontend.cmvn == "speaker":
+            feats = speaker_cmvn([feats], [self.speakers[index]], self.speaker_means[speed])[0]
+        return feats

@@ -43,7 +43,7 @@ def manifest_energies(recognizer, config, manifest, *, cache_dir=None, jobs=1):
     Every word of the manifest must be in the recognizer's vocabulary.
     """
     from asr.corpora import read_manifest
-    from asr.features import FeatureCache
+    from asr.features import FeatureCache, finish_cmvn
 
     utterances = read_manifest(manifest)
     if not utterances:
@@ -56,6 +56,7 @@ def manifest_energies(recognizer, config, manifest, *, cache_dir=None, jobs=1):
         )
     cache = FeatureCache(cache_dir or Path(manifest).resolve().parent / ".cache" / "features")
     features = cache.get(utterances, config.frontend, jobs=jobs)
+    features = finish_cmvn(features, [u.speaker for u in utterances], config.frontend)
     with torch.no_grad():
         energies = recognizer.energies(features)
     labels = torch.tensor([index[u.word] for u in utterances])
@@ -66,10 +67,12 @@ def recognize_files(recognizer, config, paths, top=1, batch_size=64):
     """Recognize files: a file that fails gets its one-line error, the others still run.
 
     Every file's features are computed on their own (so that one bad file only fails itself),
-    then the good ones are scored together, ``batch_size`` utterances per DTW call.
+    then the good ones are scored together, ``batch_size`` utterances per DTW call. With speaker
+    CMVN (``frontend.cmvn == "speaker"``) the files are taken as one speaker's: the speaker mean
+    comes from all of them.
     """
     from asr.evaluate import decide
-    from asr.features import extract_features
+    from asr.features import extract_features, finish_cmvn
 
     results, features, scored = [], [], []
     for path in paths:
@@ -80,6 +83,7 @@ def recognize_files(recognizer, config, paths, top=1, batch_size=64):
             continue
         results.append(FileResult(path=str(path)))
         scored.append(results[-1])
+    features = finish_cmvn(features, ["speaker"] * len(features), config.frontend)
     with torch.no_grad():
         energies = recognizer.energies(features, batch_size=batch_size)
     _, margins = decide(energies)

@@ -99,10 +99,8 @@ def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time
               for name, utts in splits.items()}
 
     feats = _features(data_dir, config, splits)
-    train_plain = feats["train"][tc.speeds.index(1.0)] if 1.0 in tc.speeds else None
-    if train_plain is None:
-        train_plain = _cache(data_dir, config).get(splits["train"], config.frontend, speed=1.0,
-                                                   jobs=tc.jobs)
+    train_plain = (feats["train"][tc.speeds.index(1.0)] if 1.0 in tc.speeds
+                   else _features_of(data_dir, config, splits["train"], speed=1.0))
 
     if state is None:
         from asr.model import build_recognizer
@@ -151,8 +149,17 @@ def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time
     augmenter = Augmenter(config.frontend, tc.vtlp, tc.spec_time_masks, tc.spec_time_width,
                           tc.spec_freq_masks, tc.spec_freq_width, tc.feature_noise,
                           tc.crop_frames)
-    noisy = (NoisyFeatures(splits["train"], config.frontend, tc.noise_snr)
-             if trainable and tc.noise_prob > 0 else None)
+    noisy = None
+    if trainable and tc.noise_prob > 0:
+        means = None
+        if config.frontend.cmvn == "speaker":
+            from asr.features import speaker_means
+
+            raw = _cache(data_dir, config)
+            speakers = [u.speaker for u in splits["train"]]
+            means = {s: speaker_means(raw.get(splits["train"], config.frontend, speed=s,
+                                              jobs=tc.jobs), speakers) for s in tc.speeds}
+        noisy = NoisyFeatures(splits["train"], config.frontend, tc.noise_snr, means)
     epoch_start = time.time()
     for epoch in range(start_epoch + 1, tc.epochs + 1 if trainable else 0):
         if stopped:
@@ -220,14 +227,23 @@ def _cache(data_dir: Path, config: Config):
     return FeatureCache(root)
 
 
+def _features_of(data_dir: Path, config: Config, utterances, speed: float) -> list:
+    """Front-end features of utterances at one speed, from the cache, speaker CMVN applied
+    when configured (each speed's copies are a speaker of their own)."""
+    from asr.features import finish_cmvn
+
+    feats = _cache(data_dir, config).get(utterances, config.frontend, speed=speed,
+                                         jobs=config.train.jobs)
+    return finish_cmvn(feats, [u.speaker for u in utterances], config.frontend)
+
+
 def _features(data_dir: Path, config: Config, splits: dict) -> dict:
     """Front-end features: ``{"train": [per speed: list], "valid": [list], "test": [list]}``."""
-    cache, tc = _cache(data_dir, config), config.train
-    out = {"train": [cache.get(splits["train"], config.frontend, speed=s, jobs=tc.jobs)
-                     for s in tc.speeds]}
+    out = {"train": [_features_of(data_dir, config, splits["train"], s)
+                     for s in config.train.speeds]}
     for name in ("valid", "test"):
         if name in splits:
-            out[name] = [cache.get(splits[name], config.frontend, speed=1.0, jobs=tc.jobs)]
+            out[name] = [_features_of(data_dir, config, splits[name], 1.0)]
     return out
 
 

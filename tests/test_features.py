@@ -16,8 +16,11 @@ from asr.features import (
     apply_cmvn,
     compute_features,
     extract_features,
+    finish_cmvn,
     load_audio,
     pad_batch,
+    speaker_cmvn,
+    speaker_means,
 )
 from asr.features.audio import speed_rate
 
@@ -123,6 +126,38 @@ def test_cmvn_modes(fsdd_file):
     assert (meanvar.std(0, unbiased=False) - 1).abs().max() < 1e-3
     constant = apply_cmvn(torch.ones(5, 2), "meanvar")  # zero variance: no division by zero
     assert torch.isfinite(constant).all() and constant.abs().max() == 0
+
+
+def test_speaker_cmvn_removes_each_speakers_mean_and_each_utterances_scale():
+    g = torch.Generator().manual_seed(0)
+    feats = [torch.randn(t, 3, generator=g) * s + m
+             for t, s, m in ((9, 2.0, 1.0), (6, 0.5, 3.0), (7, 3.0, -2.0))]
+    speakers = ["a", "a", "b"]
+    out = speaker_cmvn(feats, speakers)
+    mean_a = torch.cat(feats[:2]).mean(0)
+    for x, y, s in zip(feats, out, speakers, strict=True):
+        mean = mean_a if s == "a" else x.mean(0)
+        torch.testing.assert_close(y, (x - mean) / x.std(0, correction=0), atol=1e-5, rtol=1e-5)
+    # a speaker of one utterance gets per-utterance mean and variance normalization
+    torch.testing.assert_close(out[2], apply_cmvn(feats[2], "meanvar"), atol=1e-5, rtol=1e-5)
+    # the speaker mean, not each utterance's, is removed: utterance means of "a" stay apart
+    assert (out[0].mean(0) - out[1].mean(0)).abs().max() > 0.5
+    # given means are used as they are; finish_cmvn applies it only for cmvn="speaker"
+    zero = {"a": torch.zeros(3), "b": torch.zeros(3)}
+    torch.testing.assert_close(speaker_cmvn(feats, speakers, zero)[0],
+                               feats[0] / feats[0].std(0, correction=0))
+    assert finish_cmvn(feats, speakers, FrontendConfig(cmvn="meanvar"))[0] is feats[0]
+    torch.testing.assert_close(finish_cmvn(feats, speakers, FrontendConfig(cmvn="speaker"))[1],
+                               out[1])
+    means = speaker_means(feats, speakers)
+    torch.testing.assert_close(means["a"], mean_a)
+
+
+def test_speaker_cmvn_leaves_extraction_to_the_set(fsdd_file):
+    wave = load_audio(fsdd_file, 8000)
+    raw = compute_features(wave, FrontendConfig(sample_rate=8000, cmvn="none"))
+    deferred = compute_features(wave, FrontendConfig(sample_rate=8000, cmvn="speaker"))
+    torch.testing.assert_close(deferred, raw)
 
 
 def test_dc_removal_lets_trimming_find_the_word(fsdd_file):

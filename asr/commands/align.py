@@ -34,13 +34,16 @@ def align(files, exp_dir, word, which, config_file, out, json_out):
 
     from asr import plots
     from asr.align import align_recordings, align_with_model, path_json
-    from asr.features import extract_features
+    from asr.features import extract_features, finish_cmvn
+
+    def features_of(path, frontend):  # one file, one speaker: speaker CMVN is its own meanvar
+        return finish_cmvn([extract_features(path, frontend)], [path], frontend)[0]
 
     if exp_dir is not None:
         from asr.inference import load_experiment
 
         recognizer, config = load_experiment(exp_dir, which=which)
-        features = extract_features(files[0], config.frontend)
+        features = features_of(files[0], config.frontend)
         result = align_with_model(recognizer, config, features, word=word)
         hop = config.frontend.hop_seconds
         plots.plot_alignment(
@@ -61,8 +64,8 @@ def align(files, exp_dir, word, which, config_file, out, json_out):
         }
     else:
         frontend = _frontend(config_file, files[0])
-        features_a = extract_features(files[0], frontend)
-        features_b = extract_features(files[1], frontend)
+        features_a = features_of(files[0], frontend)
+        features_b = features_of(files[1], frontend)
         result = align_recordings(features_a, features_b)
         hop = frontend.hop_seconds
         plots.plot_alignment(

@@ -10,7 +10,7 @@ from typing import Any
 from asr.errors import ConfigError
 
 KINDS = ("mfcc", "logmel")
-CMVN_MODES = ("mean", "meanvar", "none")
+CMVN_MODES = ("mean", "meanvar", "speaker", "none")
 WINDOWS = ("povey", "hamming", "hanning", "rectangular", "blackman")
 FLOAT_FIELDS = ("win_ms", "hop_ms", "fmin", "fmax", "trim_db", "dither", "preemphasis", "lifter")
 
@@ -46,10 +46,13 @@ class FrontendConfig:
         Append first (and second) order regression coefficients
         :math:`d_t = \sum_{n=1}^{2} n (c_{t+n} - c_{t-n}) / (2 \sum_{n=1}^{2} n^2)`
         (edges replicated), multiplying the dimension by ``1 + deltas``.
-    cmvn : {"mean", "meanvar", "none"}
+    cmvn : {"mean", "meanvar", "speaker", "none"}
         Per-utterance normalization of the stacked feature vectors
         :math:`x_t \leftarrow (x_t - \mu) / \sigma` (``"meanvar"``) or :math:`x_t - \mu`
-        (``"mean"``), with :math:`\mu, \sigma` taken over the utterance's frames.
+        (``"mean"``), with :math:`\mu, \sigma` taken over the utterance's frames; or
+        ``"speaker"``: :math:`(x_t - \mu_s) / \sigma`, the mean :math:`\mu_s` of all the
+        speaker's utterances at hand (:func:`asr.features.frontend.speaker_cmvn`, applied after
+        extraction to a set of utterances with their speakers).
     remove_dc : bool
         Subtract the waveform's mean before anything else (and each frame's mean, as Kaldi).
     trim : bool

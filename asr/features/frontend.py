@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Sequence
 
 import torch
 import torchaudio.functional as AF
@@ -168,12 +169,64 @@ def apply_cmvn(feats: torch.Tensor, mode: str, eps: float = 1e-5) -> torch.Tenso
 
     ``"mean"``: :math:`x_t - \mu`; ``"meanvar"``: :math:`(x_t - \mu) / \max(\sigma, \epsilon)`,
     with :math:`\mu = \frac{1}{T}\sum_t x_t` and :math:`\sigma^2 = \frac{1}{T}\sum_t (x_t-\mu)^2`
-    per dimension; ``"none"``: unchanged.
+    per dimension; ``"none"`` and ``"speaker"``: unchanged (speaker CMVN needs the speaker's
+    other utterances: :func:`speaker_cmvn`).
     """
-    if mode == "none":
+    if mode in ("none", "speaker"):
         return feats
     centred = feats - feats.mean(dim=0, keepdim=True)
     if mode == "mean":
         return centred
     std = centred.pow(2).mean(dim=0, keepdim=True).sqrt()
     return centred / std.clamp_min(eps)
+
+
+def speaker_means(features: Sequence[torch.Tensor], speakers: Sequence[str]) -> dict:
+    """Mean feature vector ``[D]`` of each speaker over all frames of its utterances."""
+    sums, counts = {}, {}
+    for feats, speaker in zip(features, speakers, strict=True):
+        sums[speaker] = sums.get(speaker, 0.0) + feats.double().sum(dim=0)
+        counts[speaker] = counts.get(speaker, 0) + feats.shape[0]
+    return {s: (sums[s] / counts[s]).float() for s in sums}
+
+
+def speaker_cmvn(
+    features: Sequence[torch.Tensor],
+    speakers: Sequence[str],
+    means: dict | None = None,
+    eps: float = 1e-5,
+) -> list[torch.Tensor]:
+    r"""Speaker CMVN (``cmvn="speaker"``): the speaker's mean out, the utterance's own scale.
+
+    .. math::
+
+        x_t \leftarrow (x_t - \mu_s) / \max(\sigma_u, \epsilon),
+
+    with :math:`\mu_s` the mean over every frame of every utterance of speaker :math:`s` in
+    ``features`` (or ``means[s]`` when given) and :math:`\sigma_u` the standard deviation of
+    utterance :math:`u` about its own mean, per dimension. Removing the speaker's (and
+    channel's) mean rather than each utterance's keeps what a word's mean spectrum says about
+    the word; scaling by the utterance's own deviation removes its level and dynamic range.
+    The utterances of one speaker must be normalized together, so a speaker's mean is
+    estimated from whatever of its speech is at hand: all its utterances in a manifest, all the
+    files of one ``asr recognize`` call, or a single utterance (then this is ``"meanvar"``).
+    """
+    features = list(features)
+    if means is None:
+        means = speaker_means(features, speakers)
+    out = []
+    for feats, speaker in zip(features, speakers, strict=True):
+        std = feats.std(dim=0, correction=0, keepdim=True).clamp_min(eps)
+        out.append((feats - means[speaker]) / std)
+    return out
+
+
+def finish_cmvn(
+    features: Sequence[torch.Tensor], speakers: Sequence[str], config: FrontendConfig
+) -> list[torch.Tensor]:
+    """The normalization that needs more than one utterance: speaker CMVN when
+    ``config.cmvn == "speaker"`` (:func:`speaker_cmvn`), nothing otherwise (per-utterance CMVN
+    is already in every utterance's features)."""
+    if config.cmvn != "speaker":
+        return list(features)
+    return speaker_cmvn(features, speakers)
