@@ -36,11 +36,17 @@ def load_experiment(exp_dir, which="best"):
     return recognizer, config
 
 
-def manifest_energies(recognizer, config, manifest, *, cache_dir=None, jobs=1):
-    """Energies [B, W] and labels [B] of every utterance of a manifest.
+def manifest_energies(recognizer, config, manifest, *, cache_dir=None, jobs=1, speeds=(1.0,)):
+    r"""Energies [B, W] and labels [B] of every utterance of a manifest.
 
-    Features come from the feature cache (computed once per front-end config and file list).
-    Every word of the manifest must be in the recognizer's vocabulary.
+    Features come from the feature cache (computed once per front-end config, file list and
+    speed). Every word of the manifest must be in the recognizer's vocabulary. With several
+    ``speeds`` the energy is averaged over speed-perturbed copies of each utterance (test-time
+    augmentation: the copies play the speakers of other vocal-tract lengths and tempi),
+
+    .. math:: \bar E(W, y, X) = \frac{1}{|A|} \sum_{\alpha \in A} E(W, y, X_\alpha),
+
+    each copy normalized on its own (with speaker CMVN, each speed's copies are a speaker).
     """
     from asr.corpora import read_manifest
     from asr.features import FeatureCache, finish_cmvn
@@ -55,12 +61,16 @@ def manifest_energies(recognizer, config, manifest, *, cache_dir=None, jobs=1):
             f"{manifest}: words not in the model's vocabulary: {', '.join(unknown)}"
         )
     cache = FeatureCache(cache_dir or Path(manifest).resolve().parent / ".cache" / "features")
-    features = cache.get(utterances, config.frontend, jobs=jobs)
-    features = finish_cmvn(features, [u.speaker for u in utterances], config.frontend)
-    with torch.no_grad():
-        energies = recognizer.energies(features)
+    speakers = [u.speaker for u in utterances]
+    total = None
+    for speed in speeds:
+        features = cache.get(utterances, config.frontend, speed=float(speed), jobs=jobs)
+        features = finish_cmvn(features, speakers, config.frontend)
+        with torch.no_grad():
+            energies = recognizer.energies(features)
+        total = energies if total is None else total + energies
     labels = torch.tensor([index[u.word] for u in utterances])
-    return energies, labels, utterances
+    return total / len(speeds), labels, utterances
 
 
 def recognize_files(recognizer, config, paths, top=1, batch_size=64):

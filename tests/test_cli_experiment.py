@@ -130,6 +130,41 @@ def test_eval_of_an_ensemble_combines_standardized_energies(exp_dir, data_dir, t
     assert "--out" in usage.output
 
 
+def test_eval_with_speaker_cmvn_and_speed_copies(data_dir, tmp_path):
+    """Speaker CMVN over each speaker's test utterances; --speed averages the energies of the
+    speed-perturbed copies (each copy a speaker of its own), checked against a direct
+    computation from the front end."""
+    import torch
+
+    from asr.corpora import read_manifest
+    from asr.evaluate import score
+    from asr.features import extract_features, speaker_cmvn
+    from asr.inference import load_experiment
+
+    nn1 = tmp_path / "nn1"
+    trained = invoke("train", "--data", data_dir, "--exp", nn1, "--quiet", *TINY,
+                     "model.kind=dtw1nn", "frontend.deltas=1", "frontend.cmvn=speaker")
+    assert trained.exit_code == 0, trained.output
+    result = invoke("eval", "--exp", nn1, "--speed", 1.1, "--speed", 0.9, "--format", "json")
+    assert result.exit_code == 0, result.output
+    scored = json.loads(result.output)
+    assert scored["speeds"] == [0.9, 1.1]
+    recognizer, config = load_experiment(nn1)
+    utterances = read_manifest(data_dir / "test.jsonl")
+    speakers = [u.speaker for u in utterances]
+    energies = 0
+    for speed in (0.9, 1.1):
+        feats = [extract_features(u.path, config.frontend, speed=speed) for u in utterances]
+        energies = energies + recognizer.energies(speaker_cmvn(feats, speakers)) / 2
+    labels = torch.tensor([recognizer.words.index(u.word) for u in utterances])
+    expected = score(energies, labels, recognizer.words)
+    assert scored["accuracy"] == pytest.approx(expected["accuracy"])
+    assert scored["confusion"] == expected["confusion"]
+    assert scored["accuracy"] > 0.6  # 3 words: chance is 1/3
+    bad = invoke("eval", "--exp", nn1, "--speed", 3)
+    assert bad.exit_code == 2 and "--speed" in bad.output
+
+
 def test_eval_refuses_to_combine_different_vocabularies(exp_dir, data_dir, tmp_path):
     from asr.corpora import read_manifest
 

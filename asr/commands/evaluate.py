@@ -17,9 +17,13 @@ import click
               help="Checkpoint: best by validation accuracy, or last epoch.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
+@click.option("--speed", "speeds", type=click.FloatRange(0.5, 2.0), multiple=True,
+              default=(1.0,), show_default=True,
+              help="Score speed-perturbed copies and average their energies (test-time "
+                   "augmentation); repeat for several, e.g. --speed 0.9 --speed 1 --speed 1.1.")
 @click.option("--jobs", type=click.IntRange(1), default=2, show_default=True,
               help="Processes for feature extraction.")
-def evaluate(exp_dirs, out_dir, manifest, which, fmt, jobs):
+def evaluate(exp_dirs, out_dir, manifest, which, fmt, speeds, jobs):
     """Score EXP on a manifest; write eval.json, confusion.png and rejection.png into EXP.
 
     The rejection figures give the fraction of utterances that must be rejected (lowest margin
@@ -52,12 +56,14 @@ def evaluate(exp_dirs, out_dir, manifest, which, fmt, jobs):
         if words is not None and recognizer.words != words:
             raise DataError(f"{e}: vocabulary differs from {exps[0]}'s; cannot combine them")
         words = recognizer.words
-        model_energies, labels, _ = manifest_energies(recognizer, config, manifest, jobs=jobs)
+        model_energies, labels, _ = manifest_energies(recognizer, config, manifest, jobs=jobs,
+                                                      speeds=sorted(set(speeds)))
         energies.append(model_energies)
     energies = energies[0] if len(energies) == 1 else combine_energies(energies)
     result = score(energies, labels, words)
     result["manifest"] = str(manifest)
     result["checkpoint"] = which
+    result["speeds"] = sorted(set(speeds))
     result["experiments"] = [str(e) for e in exps]
     prefix = "" if Path(manifest).stem == "test" else f"{Path(manifest).stem}-"
     (exp / f"{prefix}eval.json").write_text(json.dumps(result, indent=2) + "\n")

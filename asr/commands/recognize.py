@@ -14,7 +14,11 @@ import click
               show_default=True)
 def recognize(exp_dir, files, top, which, fmt):
     """Recognize each FILE. A file that fails gets a one-line error and the others are still
-    recognized; the exit status is 1 when any file failed."""
+    recognized; the exit status is 1 when any file failed.
+
+    With speaker CMVN (a model trained with frontend.cmvn=speaker) the files of one call are
+    taken as one speaker's: the speaker's mean comes from all of them, so give a speaker's
+    recordings together (one file alone gets its own mean and variance normalization)."""
     import json
 
     from asr.inference import load_experiment, recognize_files
