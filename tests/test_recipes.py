@@ -143,13 +143,16 @@ def test_fsdd_loso_recipe_tabulates_each_held_out_speaker(tmp_path, fsdd_two_spe
              for s in speakers for name in systems}
     assert evals["george", "ensemble"]["experiments"] == ["exp/si_george/train",
                                                           "exp/si_george/dtw1nn"]
+    assert all(e["speeds"] == [0.9, 0.95, 1.0, 1.05, 1.1] for e in evals.values())
     trained = yaml.safe_load((exp / "si_george" / "dtw1nn" / "config.yaml").read_text())
     assert trained["model"]["kind"] == "dtw1nn" and trained["frontend"]["deltas"] == 1
+    assert trained["frontend"]["cmvn"] == "speaker"
 
     summary = json.loads((exp / "loso" / "summary.json").read_text())
     table = (exp / "loso" / "summary.md").read_text()
     assert table in result.stdout
     assert summary["configs"]["train"]["text"] == config.read_text()
+    assert summary["speeds"] == [0.9, 0.95, 1.0, 1.05, 1.1] and "speeds 0.9, 0.95, 1," in table
     assert "kind: dtw1nn" in summary["configs"]["dtw1nn"]["text"]
     for label in [*speakers, "mean"]:
         if label == "mean":

@@ -4,10 +4,12 @@
 #
 #   bash recipes/fsdd/loso.sh [--stage N] [--stop-stage N] [--data-dir DIR]
 #                             [--speakers george,jackson,lucas,nicolas,yweweler]
-#                             [--config FILE] [--nn1-config FILE]
+#                             [--config FILE] [--nn1-config FILE] [--eval-speeds 0.9,...,1.1]
 #
 # --config: the TDNN + templates (default conf/speaker_independent.yaml); --nn1-config: the DTW
-# 1-NN baseline (default conf/dtw1nn.yaml). A relative path is read from the caller's folder if
+# 1-NN baseline (default conf/dtw1nn.yaml); --eval-speeds: every system is scored on these
+# speed-perturbed copies of each test utterance, energies averaged (`asr eval --speed`; default
+# 0.9,0.95,1,1.05,1.1; give 1 for none). A relative path is read from the caller's folder if
 # it is there, else from recipes/fsdd/.
 # Stages, for each held-out speaker S (markers exp/si_S/.done/loso-stageN, apart from run.sh's
 # stageN of `run.sh --test-speakers S`, which shares data/si_S and exp/si_S/train; a rerun skips
@@ -16,7 +18,8 @@
 #   1  prepare manifests, S in test only   -> data/si_S/{train,valid,test}.jsonl
 #   2  train the TDNN + templates          -> exp/si_S/train/
 #   3  the DTW 1-NN baseline               -> exp/si_S/dtw1nn/
-#   4  evaluate both (final epoch) and their ensemble -> exp/si_S/{train,dtw1nn,ensemble}/eval.json
+#   4  evaluate both (final epoch, --eval-speeds) and their ensemble
+#                                          -> exp/si_S/{train,dtw1nn,ensemble}/eval.json
 # Last (always): the table, one row per speaker and the mean -> exp/loso/summary.{md,json}
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -28,6 +31,7 @@ data_dir=""
 speakers="george,jackson,lucas,nicolas,yweweler"
 config=""  # default conf/speaker_independent.yaml
 nn1_config=""  # default conf/dtw1nn.yaml
+eval_speeds="0.9,0.95,1,1.05,1.1"
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -37,11 +41,15 @@ while [ $# -gt 0 ]; do
     --speakers) need_value "$@"; speakers="$2"; shift 2 ;;
     --config) need_value "$@"; config="$2"; shift 2 ;;
     --nn1-config) need_value "$@"; nn1_config="$2"; shift 2 ;;
+    --eval-speeds) need_value "$@"; eval_speeds="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) usage_error "unknown option '$1' (see --help)" ;;
   esac
 done
 [ -n "${speakers//,/}" ] || usage_error "--speakers: give at least one speaker"
+[ -n "${eval_speeds//,/}" ] || usage_error "--eval-speeds: give at least one speed (1: none)"
+speed_args=()
+for v in ${eval_speeds//,/ }; do speed_args+=(--speed "$v"); done
 # paths given on the command line are relative to where the recipe was started
 [ -n "$data_dir" ] && data_dir=$(abs_dir "$data_dir" --data-dir)
 from_caller config nn1_config
@@ -86,10 +94,10 @@ for s in ${speakers//,/ }; do
   # tell which epoch generalizes best to a new speaker (over five configurations, the last
   # epoch's mean was 0.6 points above the best-by-validation one's: -0.4 to +1.1).
   if run_stage 4 "evaluate the final models on $data/test.jsonl: TDNN, DTW 1-NN, ensemble"; then
-    asr eval --exp "$exp/train" --which last --format json >/dev/null
-    asr eval --exp "$exp/dtw1nn" --which last --format json >/dev/null
-    asr eval --exp "$exp/train" --exp "$exp/dtw1nn" --which last --out "$exp/ensemble" \
-      --format json >/dev/null
+    asr eval --exp "$exp/train" --which last "${speed_args[@]}" --format json >/dev/null
+    asr eval --exp "$exp/dtw1nn" --which last "${speed_args[@]}" --format json >/dev/null
+    asr eval --exp "$exp/train" --exp "$exp/dtw1nn" --which last "${speed_args[@]}" \
+      --out "$exp/ensemble" --format json >/dev/null
     done_stage 4
   fi
 done

@@ -27,6 +27,7 @@ def read_result(path):
         "accuracy": result["accuracy"],
         "num_utterances": result["num_utterances"],
         "rejection_for_error": result["rejection_for_error"],
+        "speeds": result.get("speeds", [1.0]),
         "eval_json": str(path),
     }
 
@@ -91,6 +92,8 @@ def main(argv=None):
         parser.error("--speakers: give at least one speaker")
 
     per_speaker, means = summarize(args.exp, speakers)
+    scored = [r for row in per_speaker.values() for r in row.values() if r is not None]
+    speeds = sorted({v for r in scored for v in r["speeds"]}) or [1.0]
     configs = {}
     for name, path in (("train", args.config), ("dtw1nn", args.nn1_config)):
         path = Path(path)
@@ -101,7 +104,8 @@ def main(argv=None):
         "",
         "Each row: trained on the other speakers, tested on every recording of that speaker. "
         f"TDNN + templates: `{args.config}`; DTW 1-NN: `{args.nn1_config}`; ensemble: product "
-        "of the two experts (standardized energies).",
+        "of the two experts (standardized energies). Energies averaged over the test "
+        f"utterances' copies at speeds {', '.join(f'{v:g}' for v in speeds)}.",
         "",
         table(speakers, per_speaker, means),
         "",
@@ -109,7 +113,7 @@ def main(argv=None):
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "summary.md").write_text(markdown)
     summary = {"speakers": speakers, "systems": SYSTEMS, "per_speaker": per_speaker,
-               "mean": means, "configs": configs}
+               "mean": means, "speeds": speeds, "configs": configs}
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(markdown, end="")
 
