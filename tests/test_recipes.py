@@ -39,10 +39,10 @@ def run_recipe(recipe_dir, *args, cwd, env=None, script="run.sh"):
                           cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
 
 
-def tiny_config(tmp_path, sample_rate=8000):
+def tiny_config(tmp_path, sample_rate=8000, **frontend):
     config = json.loads(json.dumps(TINY))
-    config["frontend"] = {"sample_rate": sample_rate, "fmax": sample_rate / 2}
-    path = tmp_path / f"tiny{sample_rate}.yaml"
+    config["frontend"] = {"sample_rate": sample_rate, "fmax": sample_rate / 2, **frontend}
+    path = tmp_path / f"tiny{sample_rate}{''.join(map(str, frontend.values()))}.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
 
@@ -130,19 +130,24 @@ def fsdd_two_speakers(tmp_path, fsdd_dir):
 def test_fsdd_loso_recipe_tabulates_each_held_out_speaker(tmp_path, fsdd_two_speakers):
     recipe = copy_recipe(tmp_path, "fsdd")
     config = tiny_config(tmp_path)
-    args = ["--data-dir", fsdd_two_speakers, "--config", config, "--speakers", "george,jackson"]
+    logmel = tiny_config(tmp_path, kind="logmel", cmvn="speaker")
+    args = ["--data-dir", fsdd_two_speakers, "--config", config, "--logmel-config", logmel,
+            "--speakers", "george,jackson"]
     result = run_recipe(recipe, *args, cwd=tmp_path, script="loso.sh")
     assert result.returncode == 0, result.stdout + result.stderr
     exp = recipe / "exp"
-    speakers, systems = ["george", "jackson"], ["dtw1nn", "train", "ensemble"]
+    speakers = ["george", "jackson"]
+    systems = ["dtw1nn", "train", "train_logmel", "ensemble"]
     for s in speakers:
         test = [json.loads(line) for line in (recipe / "data" / f"si_{s}" / "test.jsonl").open()]
         assert len(test) == 30 and {row["speaker"] for row in test} == {s}
-        assert all((exp / f"si_{s}" / ".done" / f"loso-stage{n}").is_file() for n in range(1, 5))
+        assert all((exp / f"si_{s}" / ".done" / f"loso-stage{n}").is_file() for n in range(1, 6))
     evals = {(s, name): json.loads((exp / f"si_{s}" / name / "eval.json").read_text())
              for s in speakers for name in systems}
-    assert evals["george", "ensemble"]["experiments"] == ["exp/si_george/train",
-                                                          "exp/si_george/dtw1nn"]
+    assert evals["george", "ensemble"]["experiments"] == [
+        "exp/si_george/train", "exp/si_george/train_logmel", "exp/si_george/dtw1nn"]
+    trained = yaml.safe_load((exp / "si_george" / "train_logmel" / "config.yaml").read_text())
+    assert trained["frontend"]["kind"] == "logmel" and trained["frontend"]["cmvn"] == "speaker"
     assert all(e["speeds"] == [0.9, 0.95, 1.0, 1.05, 1.1] for e in evals.values())
     trained = yaml.safe_load((exp / "si_george" / "dtw1nn" / "config.yaml").read_text())
     assert trained["model"]["kind"] == "dtw1nn" and trained["frontend"]["deltas"] == 1
@@ -152,6 +157,7 @@ def test_fsdd_loso_recipe_tabulates_each_held_out_speaker(tmp_path, fsdd_two_spe
     table = (exp / "loso" / "summary.md").read_text()
     assert table in result.stdout
     assert summary["configs"]["train"]["text"] == config.read_text()
+    assert summary["configs"]["train_logmel"]["text"] == logmel.read_text()
     assert summary["speeds"] == [0.9, 0.95, 1.0, 1.05, 1.1] and "speeds 0.9, 0.95, 1," in table
     assert "kind: dtw1nn" in summary["configs"]["dtw1nn"]["text"]
     for label in [*speakers, "mean"]:
@@ -171,17 +177,18 @@ def test_fsdd_loso_recipe_tabulates_each_held_out_speaker(tmp_path, fsdd_two_spe
         assert f"| {label} | {' | '.join(cells)} |" in table
 
     rerun = run_recipe(recipe, *args, cwd=tmp_path, script="loso.sh")
-    assert rerun.returncode == 0 and rerun.stdout.count("skipped") == 8
+    assert rerun.returncode == 0 and rerun.stdout.count("skipped") == 10
     assert table in rerun.stdout
     # a speaker without results (yet): his row and the mean are n/a, the others stay
     subprocess.run([sys.executable, "local/loso_summary.py", "--speakers", "george,lucas",
-                    "--config", str(config), "--nn1-config", "conf/dtw1nn.yaml",
+                    "--config", str(config), "--logmel-config", str(logmel),
+                    "--nn1-config", "conf/dtw1nn.yaml",
                     "--out", "exp/partial"], cwd=recipe, check=True, capture_output=True)
     partial = json.loads((exp / "partial" / "summary.json").read_text())
     assert partial["per_speaker"]["george"] == summary["per_speaker"]["george"]
     assert partial["per_speaker"]["lucas"] == dict.fromkeys(systems)
     assert partial["mean"]["ensemble"]["accuracy"] is None
-    assert "| lucas | n/a | n/a | n/a | n/a |" in (exp / "partial" / "summary.md").read_text()
+    assert "| lucas | n/a | n/a | n/a | n/a | n/a |" in (exp / "partial" / "summary.md").read_text()
 
 
 def test_speech_commands_recipe_stages(tmp_path, speech_commands_dir):

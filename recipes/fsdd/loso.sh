@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # FSDD leave-one-speaker-out: for each speaker S, train on the other speakers and test on every
-# recording of S; the TDNN + templates, the plain DTW 1-NN baseline and their ensemble side by side.
+# recording of S; two TDNN + templates recognizers (MFCC and log-mel front ends), the plain DTW
+# 1-NN baseline and the ensemble of the three side by side.
 #
 #   bash recipes/fsdd/loso.sh [--stage N] [--stop-stage N] [--data-dir DIR]
 #                             [--speakers george,jackson,lucas,nicolas,yweweler]
-#                             [--config FILE] [--nn1-config FILE] [--eval-speeds 0.9,...,1.1]
+#                             [--config FILE] [--logmel-config FILE] [--nn1-config FILE]
+#                             [--eval-speeds 0.9,...,1.1]
 #
-# --config: the TDNN + templates (default conf/speaker_independent.yaml); --nn1-config: the DTW
-# 1-NN baseline (default conf/dtw1nn.yaml); --eval-speeds: every system is scored on these
+# --config: the TDNN + templates (default conf/speaker_independent.yaml); --logmel-config: the
+# second TDNN (default conf/speaker_independent_logmel.yaml); --nn1-config: the DTW 1-NN
+# baseline (default conf/dtw1nn.yaml); --eval-speeds: every system is scored on these
 # speed-perturbed copies of each test utterance, energies averaged (`asr eval --speed`; default
 # 0.9,0.95,1,1.05,1.1; give 1 for none). A relative path is read from the caller's folder if
 # it is there, else from recipes/fsdd/.
@@ -17,9 +20,10 @@
 #   0  download FSDD into downloads/ (once; skipped when --data-dir is given)
 #   1  prepare manifests, S in test only   -> data/si_S/{train,valid,test}.jsonl
 #   2  train the TDNN + templates          -> exp/si_S/train/
-#   3  the DTW 1-NN baseline               -> exp/si_S/dtw1nn/
-#   4  evaluate both (final epoch, --eval-speeds) and their ensemble
-#                                          -> exp/si_S/{train,dtw1nn,ensemble}/eval.json
+#   3  train the log-mel TDNN + templates  -> exp/si_S/train_logmel/
+#   4  the DTW 1-NN baseline               -> exp/si_S/dtw1nn/
+#   5  evaluate the three (final epoch, --eval-speeds) and their ensemble
+#                              -> exp/si_S/{train,train_logmel,dtw1nn,ensemble}/eval.json
 # Last (always): the table, one row per speaker and the mean -> exp/loso/summary.{md,json}
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -30,6 +34,7 @@ marker=loso-stage
 data_dir=""
 speakers="george,jackson,lucas,nicolas,yweweler"
 config=""  # default conf/speaker_independent.yaml
+logmel_config=""  # default conf/speaker_independent_logmel.yaml
 nn1_config=""  # default conf/dtw1nn.yaml
 eval_speeds="0.9,0.95,1,1.05,1.1"
 
@@ -40,6 +45,7 @@ while [ $# -gt 0 ]; do
     --data-dir) need_value "$@"; data_dir="$2"; shift 2 ;;
     --speakers) need_value "$@"; speakers="$2"; shift 2 ;;
     --config) need_value "$@"; config="$2"; shift 2 ;;
+    --logmel-config) need_value "$@"; logmel_config="$2"; shift 2 ;;
     --nn1-config) need_value "$@"; nn1_config="$2"; shift 2 ;;
     --eval-speeds) need_value "$@"; eval_speeds="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
@@ -52,9 +58,10 @@ speed_args=()
 for v in ${eval_speeds//,/ }; do speed_args+=(--speed "$v"); done
 # paths given on the command line are relative to where the recipe was started
 [ -n "$data_dir" ] && data_dir=$(abs_dir "$data_dir" --data-dir)
-from_caller config nn1_config
+from_caller config logmel_config nn1_config
 cd "$here"
 [ -n "$config" ] || config=conf/speaker_independent.yaml
+[ -n "$logmel_config" ] || logmel_config=conf/speaker_independent_logmel.yaml
 [ -n "$nn1_config" ] || nn1_config=conf/dtw1nn.yaml
 require_asr "run 'make loso' from the repo root"
 
@@ -84,24 +91,31 @@ for s in ${speakers//,/ }; do
     done_stage 2
   fi
 
-  if run_stage 3 "DTW 1-NN baseline ($nn1_config)"; then
-    asr train --data "$data" --exp "$exp/dtw1nn" --config "$nn1_config"
+  if run_stage 3 "train the log-mel TDNN + templates ($logmel_config)"; then
+    asr train --data "$data" --exp "$exp/train_logmel" --config "$logmel_config" \
+      $( [ -e "$exp/train_logmel/last.pt" ] && echo --resume )
     done_stage 3
+  fi
+
+  if run_stage 4 "DTW 1-NN baseline ($nn1_config)"; then
+    asr train --data "$data" --exp "$exp/dtw1nn" --config "$nn1_config"
+    done_stage 4
   fi
 
   # The final model of the (cosine) schedule is scored, not the best by validation: validation
   # here is the training speakers' other takes, 98.5-100% from a few epochs on, which cannot
   # tell which epoch generalizes best to a new speaker (over five configurations, the last
   # epoch's mean was 0.6 points above the best-by-validation one's: -0.4 to +1.1).
-  if run_stage 4 "evaluate the final models on $data/test.jsonl: TDNN, DTW 1-NN, ensemble"; then
-    asr eval --exp "$exp/train" --which last "${speed_args[@]}" --format json >/dev/null
-    asr eval --exp "$exp/dtw1nn" --which last "${speed_args[@]}" --format json >/dev/null
-    asr eval --exp "$exp/train" --exp "$exp/dtw1nn" --which last "${speed_args[@]}" \
-      --out "$exp/ensemble" --format json >/dev/null
-    done_stage 4
+  if run_stage 5 "evaluate the final models on $data/test.jsonl: the TDNNs, DTW 1-NN, ensemble"; then
+    for system in train train_logmel dtw1nn; do
+      asr eval --exp "$exp/$system" --which last "${speed_args[@]}" --format json >/dev/null
+    done
+    asr eval --exp "$exp/train" --exp "$exp/train_logmel" --exp "$exp/dtw1nn" --which last \
+      "${speed_args[@]}" --out "$exp/ensemble" --format json >/dev/null
+    done_stage 5
   fi
 done
 
 log "summary -> exp/loso/summary.{md,json}"
-python3 local/loso_summary.py --speakers "$speakers" --config "$config" --nn1-config "$nn1_config" \
-  --exp exp --out exp/loso
+python3 local/loso_summary.py --speakers "$speakers" --config "$config" \
+  --logmel-config "$logmel_config" --nn1-config "$nn1_config" --exp exp --out exp/loso

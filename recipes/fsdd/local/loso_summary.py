@@ -1,20 +1,22 @@
 """Leave-one-speaker-out summary: one row per held-out speaker, then the mean over speakers.
 
-Reads ``EXP/si_<speaker>/{dtw1nn,train,ensemble}/eval.json`` (written by ``asr eval``), prints a
+Reads ``EXP/si_<speaker>/{dtw1nn,train,train_logmel,ensemble}/eval.json`` (written by ``asr eval``), prints a
 markdown table of test accuracies (%) and of the ensemble's rejection for 1% error, and writes
 ``OUT/summary.md`` and ``OUT/summary.json`` (fractions, per speaker and mean, and the config
 files used). A missing eval.json leaves its cell empty (``n/a``) and the mean of its column too.
 Standard library only::
 
     python3 local/loso_summary.py --speakers george,jackson --config conf/speaker_independent.yaml \
-        --nn1-config conf/dtw1nn.yaml [--exp exp] [--out exp/loso]
+        --logmel-config conf/speaker_independent_logmel.yaml --nn1-config conf/dtw1nn.yaml \
+        [--exp exp] [--out exp/loso]
 """
 
 import argparse
 import json
 from pathlib import Path
 
-SYSTEMS = {"dtw1nn": "DTW 1-NN", "train": "TDNN + templates", "ensemble": "ensemble"}
+SYSTEMS = {"dtw1nn": "DTW 1-NN", "train": "TDNN + templates (MFCC)",
+           "train_logmel": "TDNN + templates (log-mel)", "ensemble": "ensemble"}
 TARGET = "0.01"  # the error rate whose rejection is reported
 
 
@@ -83,6 +85,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--speakers", required=True, help="comma-separated held-out speakers")
     parser.add_argument("--config", required=True, help="config of the TDNN + templates")
+    parser.add_argument("--logmel-config", required=True, help="config of the log-mel TDNN")
     parser.add_argument("--nn1-config", required=True, help="config of the DTW 1-NN baseline")
     parser.add_argument("--exp", type=Path, default=Path("exp"), help="holds si_<speaker>/")
     parser.add_argument("--out", type=Path, default=Path("exp/loso"), help="summary folder")
@@ -95,7 +98,8 @@ def main(argv=None):
     scored = [r for row in per_speaker.values() for r in row.values() if r is not None]
     speeds = sorted({v for r in scored for v in r["speeds"]}) or [1.0]
     configs = {}
-    for name, path in (("train", args.config), ("dtw1nn", args.nn1_config)):
+    for name, path in (("train", args.config), ("train_logmel", args.logmel_config),
+                       ("dtw1nn", args.nn1_config)):
         path = Path(path)
         configs[name] = {"path": str(path),
                          "text": path.read_text() if path.is_file() else None}
@@ -103,8 +107,9 @@ def main(argv=None):
         "# FSDD leave-one-speaker-out: test accuracy (%)",
         "",
         "Each row: trained on the other speakers, tested on every recording of that speaker. "
-        f"TDNN + templates: `{args.config}`; DTW 1-NN: `{args.nn1_config}`; ensemble: product "
-        "of the two experts (standardized energies). Energies averaged over the test "
+        f"TDNN + templates: `{args.config}` and `{args.logmel_config}`; DTW 1-NN: "
+        f"`{args.nn1_config}`; ensemble: product of the three experts (standardized energies). "
+        "Energies averaged over the test "
         f"utterances' copies at speeds {', '.join(f'{v:g}' for v in speeds)}.",
         "",
         table(speakers, per_speaker, means),
