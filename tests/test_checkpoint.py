@@ -61,6 +61,8 @@ class Evil:
         return (print, ("pwned",))
 
 
+# the "pickle" case is a plain pickle (protocol 4): torch warns before refusing it, as it should
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol:UserWarning")
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "empty", "pickle", "foreign",
                                     "no-weights"])
 def test_damaged_checkpoints_raise_one_line_checkpoint_error(tmp_path, damage):
