@@ -21,9 +21,15 @@ import click
               default=(1.0,), show_default=True,
               help="Score speed-perturbed copies and average their energies (test-time "
                    "augmentation); repeat for several, e.g. --speed 0.9 --speed 1 --speed 1.1.")
+@click.option("--self-exemplars", "self_fraction", default=None,
+              type=click.FloatRange(0.0, 1.0, min_open=True),
+              help="Adapt to each test speaker without labels: the FRACTION of his utterances "
+                   "with the largest margins keep their answers and become DTW exemplars of "
+                   "a second expert (asr.adapt), on the front end of the first dtw1nn --exp "
+                   "(else the first --exp), added with equal weight to the models' energies.")
 @click.option("--jobs", type=click.IntRange(1), default=2, show_default=True,
               help="Processes for feature extraction.")
-def evaluate(exp_dirs, out_dir, manifest, which, fmt, speeds, jobs):
+def evaluate(exp_dirs, out_dir, manifest, which, fmt, speeds, self_fraction, jobs):
     """Score EXP on a manifest; write eval.json, confusion.png and rejection.png into EXP.
 
     The rejection figures give the fraction of utterances that must be rejected (lowest margin
@@ -50,20 +56,27 @@ def evaluate(exp_dirs, out_dir, manifest, which, fmt, speeds, jobs):
         manifest = data_dir / "test.jsonl"
         if not manifest.is_file():
             raise DataError(f"{manifest}: no test manifest (give one with --manifest)")
-    energies, words = [], None
+    energies, words, exemplar_frontend = [], None, None
     for e in exps:
         recognizer, config = load_experiment(e, which=which)
         if words is not None and recognizer.words != words:
             raise DataError(f"{e}: vocabulary differs from {exps[0]}'s; cannot combine them")
         words = recognizer.words
-        model_energies, labels, _ = manifest_energies(recognizer, config, manifest, jobs=jobs,
-                                                      speeds=sorted(set(speeds)))
+        model_energies, labels, utterances = manifest_energies(
+            recognizer, config, manifest, jobs=jobs, speeds=sorted(set(speeds)))
         energies.append(model_energies)
+        if exemplar_frontend is None or (config.model.kind == "dtw1nn"
+                                         and exemplar_frontend[1] != "dtw1nn"):
+            exemplar_frontend = (config.frontend, config.model.kind)
     energies = energies[0] if len(energies) == 1 else combine_energies(energies)
+    if self_fraction is not None:
+        energies = _with_self_exemplars(energies, utterances, exemplar_frontend[0],
+                                        manifest, self_fraction, jobs)
     result = score(energies, labels, words)
     result["manifest"] = str(manifest)
     result["checkpoint"] = which
     result["speeds"] = sorted(set(speeds))
+    result["self_exemplars"] = self_fraction
     result["experiments"] = [str(e) for e in exps]
     prefix = "" if Path(manifest).stem == "test" else f"{Path(manifest).stem}-"
     (exp / f"{prefix}eval.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -78,6 +91,21 @@ def evaluate(exp_dirs, out_dir, manifest, which, fmt, speeds, jobs):
                               indent=2))
     else:
         click.echo(format_table(result))
+
+
+def _with_self_exemplars(energies, utterances, frontend, manifest, fraction, jobs):
+    """The energies combined with the test speakers' own confident answers (asr.adapt)."""
+    from pathlib import Path
+
+    from asr.adapt import self_exemplar_energies
+    from asr.ensemble import combine_energies
+    from asr.features import FeatureCache, finish_cmvn
+
+    cache = FeatureCache(Path(manifest).resolve().parent / ".cache" / "features")
+    speakers = [u.speaker for u in utterances]
+    features = finish_cmvn(cache.get(utterances, frontend, jobs=jobs), speakers, frontend)
+    own = self_exemplar_energies(features, speakers, energies, fraction)
+    return combine_energies([energies, own])
 
 
 def _data_dir_of(exp):
