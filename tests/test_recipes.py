@@ -137,7 +137,7 @@ def test_fsdd_loso_recipe_tabulates_each_held_out_speaker(tmp_path, fsdd_two_spe
     assert result.returncode == 0, result.stdout + result.stderr
     exp = recipe / "exp"
     speakers = ["george", "jackson"]
-    systems = ["dtw1nn", "train", "train_logmel", "ensemble"]
+    systems = ["dtw1nn", "train", "train_logmel", "ensemble", "adapted"]
     for s in speakers:
         test = [json.loads(line) for line in (recipe / "data" / f"si_{s}" / "test.jsonl").open()]
         assert len(test) == 30 and {row["speaker"] for row in test} == {s}
@@ -149,6 +149,9 @@ def test_fsdd_loso_recipe_tabulates_each_held_out_speaker(tmp_path, fsdd_two_spe
     trained = yaml.safe_load((exp / "si_george" / "train_logmel" / "config.yaml").read_text())
     assert trained["frontend"]["kind"] == "logmel" and trained["frontend"]["cmvn"] == "speaker"
     assert all(e["speeds"] == [0.9, 0.95, 1.0, 1.05, 1.1] for e in evals.values())
+    assert evals["george", "adapted"]["self_exemplars"] == 0.67
+    assert evals["george", "ensemble"]["self_exemplars"] is None
+    assert evals["george", "adapted"]["experiments"] == evals["george", "ensemble"]["experiments"]
     trained = yaml.safe_load((exp / "si_george" / "dtw1nn" / "config.yaml").read_text())
     assert trained["model"]["kind"] == "dtw1nn" and trained["frontend"]["deltas"] == 1
     assert trained["frontend"]["cmvn"] == "speaker"
@@ -163,16 +166,16 @@ def test_fsdd_loso_recipe_tabulates_each_held_out_speaker(tmp_path, fsdd_two_spe
     for label in [*speakers, "mean"]:
         if label == "mean":
             accuracy = {n: sum(evals[s, n]["accuracy"] for s in speakers) / 2 for n in systems}
-            rejection = sum(evals[s, "ensemble"]["rejection_for_error"]["0.01"]
+            rejection = sum(evals[s, "adapted"]["rejection_for_error"]["0.01"]
                             for s in speakers) / 2
             row = summary["mean"]
         else:
             accuracy = {n: evals[label, n]["accuracy"] for n in systems}
-            rejection = evals[label, "ensemble"]["rejection_for_error"]["0.01"]
+            rejection = evals[label, "adapted"]["rejection_for_error"]["0.01"]
             row = summary["per_speaker"][label]
         for name in systems:
             assert row[name]["accuracy"] == pytest.approx(accuracy[name])
-        assert row["ensemble"]["rejection_for_error"]["0.01"] == pytest.approx(rejection)
+        assert row["adapted"]["rejection_for_error"]["0.01"] == pytest.approx(rejection)
         cells = [f"{100 * accuracy[n]:.1f}" for n in systems] + [f"{100 * rejection:.1f}"]
         assert f"| {label} | {' | '.join(cells)} |" in table
 
@@ -187,8 +190,9 @@ def test_fsdd_loso_recipe_tabulates_each_held_out_speaker(tmp_path, fsdd_two_spe
     partial = json.loads((exp / "partial" / "summary.json").read_text())
     assert partial["per_speaker"]["george"] == summary["per_speaker"]["george"]
     assert partial["per_speaker"]["lucas"] == dict.fromkeys(systems)
-    assert partial["mean"]["ensemble"]["accuracy"] is None
-    assert "| lucas | n/a | n/a | n/a | n/a | n/a |" in (exp / "partial" / "summary.md").read_text()
+    assert partial["mean"]["adapted"]["accuracy"] is None
+    partial_table = (exp / "partial" / "summary.md").read_text()
+    assert "| lucas | n/a | n/a | n/a | n/a | n/a | n/a |" in partial_table
 
 
 def test_speech_commands_recipe_stages(tmp_path, speech_commands_dir):

@@ -6,7 +6,7 @@
 #   bash recipes/fsdd/loso.sh [--stage N] [--stop-stage N] [--data-dir DIR]
 #                             [--speakers george,jackson,lucas,nicolas,yweweler]
 #                             [--config FILE] [--logmel-config FILE] [--nn1-config FILE]
-#                             [--eval-speeds 0.9,...,1.1]
+#                             [--eval-speeds 0.9,...,1.1] [--self-exemplars 0.67]
 #
 # --config: the TDNN + templates (default conf/speaker_independent.yaml); --logmel-config: the
 # second TDNN (default conf/speaker_independent_logmel.yaml); --nn1-config: the DTW 1-NN
@@ -22,8 +22,9 @@
 #   2  train the TDNN + templates          -> exp/si_S/train/
 #   3  train the log-mel TDNN + templates  -> exp/si_S/train_logmel/
 #   4  the DTW 1-NN baseline               -> exp/si_S/dtw1nn/
-#   5  evaluate the three (final epoch, --eval-speeds) and their ensemble
-#                              -> exp/si_S/{train,train_logmel,dtw1nn,ensemble}/eval.json
+#   5  evaluate the three (final epoch, --eval-speeds), their ensemble, and the ensemble adapted
+#      to S with S's own confident answers (`asr eval --self-exemplars`, --self-exemplars F)
+#                      -> exp/si_S/{train,train_logmel,dtw1nn,ensemble,adapted}/eval.json
 # Last (always): the table, one row per speaker and the mean -> exp/loso/summary.{md,json}
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -37,6 +38,7 @@ config=""  # default conf/speaker_independent.yaml
 logmel_config=""  # default conf/speaker_independent_logmel.yaml
 nn1_config=""  # default conf/dtw1nn.yaml
 eval_speeds="0.9,0.95,1,1.05,1.1"
+self_exemplars=0.67
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -48,6 +50,7 @@ while [ $# -gt 0 ]; do
     --logmel-config) need_value "$@"; logmel_config="$2"; shift 2 ;;
     --nn1-config) need_value "$@"; nn1_config="$2"; shift 2 ;;
     --eval-speeds) need_value "$@"; eval_speeds="$2"; shift 2 ;;
+    --self-exemplars) need_value "$@"; self_exemplars="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) usage_error "unknown option '$1' (see --help)" ;;
   esac
@@ -112,6 +115,9 @@ for s in ${speakers//,/ }; do
     done
     asr eval --exp "$exp/train" --exp "$exp/train_logmel" --exp "$exp/dtw1nn" --which last \
       "${speed_args[@]}" --out "$exp/ensemble" --format json >/dev/null
+    asr eval --exp "$exp/train" --exp "$exp/train_logmel" --exp "$exp/dtw1nn" --which last \
+      "${speed_args[@]}" --self-exemplars "$self_exemplars" --out "$exp/adapted" \
+      --format json >/dev/null
     done_stage 5
   fi
 done
