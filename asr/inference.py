@@ -49,7 +49,6 @@ def manifest_energies(recognizer, config, manifest, *, cache_dir=None, jobs=1, s
     each copy normalized on its own (with speaker CMVN, each speed's copies are a speaker).
     """
     from asr.corpora import read_manifest
-    from asr.features import FeatureCache, finish_cmvn
 
     utterances = read_manifest(manifest)
     if not utterances:
@@ -60,17 +59,25 @@ def manifest_energies(recognizer, config, manifest, *, cache_dir=None, jobs=1, s
         raise DataError(
             f"{manifest}: words not in the model's vocabulary: {', '.join(unknown)}"
         )
-    cache = FeatureCache(cache_dir or Path(manifest).resolve().parent / ".cache" / "features")
-    speakers = [u.speaker for u in utterances]
     total = None
     for speed in speeds:
-        features = cache.get(utterances, config.frontend, speed=float(speed), jobs=jobs)
-        features = finish_cmvn(features, speakers, config.frontend)
+        features = manifest_features(utterances, config.frontend, manifest, speed=speed,
+                                     cache_dir=cache_dir, jobs=jobs)
         with torch.no_grad():
             energies = recognizer.energies(features)
         total = energies if total is None else total + energies
     labels = torch.tensor([index[u.word] for u in utterances])
     return total / len(speeds), labels, utterances
+
+
+def manifest_features(utterances, frontend, manifest, *, speed=1.0, cache_dir=None, jobs=1):
+    """Front-end features of a manifest's utterances at one speed, from the feature cache beside
+    the manifest (or ``cache_dir``), speaker CMVN applied when ``frontend`` asks for it."""
+    from asr.features import FeatureCache, finish_cmvn
+
+    cache = FeatureCache(cache_dir or Path(manifest).resolve().parent / ".cache" / "features")
+    features = cache.get(utterances, frontend, speed=float(speed), jobs=jobs)
+    return finish_cmvn(features, [u.speaker for u in utterances], frontend)
 
 
 def recognize_files(recognizer, config, paths, top=1, batch_size=64):

@@ -98,9 +98,10 @@ def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time
     labels = {name: torch.tensor([index[u.word] for u in utts], dtype=torch.long)
               for name, utts in splits.items()}
 
-    feats = _features(data_dir, config, splits)
+    cache = _cache(data_dir, config)
+    feats = _features(cache, config, splits)
     train_plain = (feats["train"][tc.speeds.index(1.0)] if 1.0 in tc.speeds
-                   else _features_of(data_dir, config, splits["train"], speed=1.0))
+                   else _features_of(cache, config, splits["train"], speed=1.0))
 
     if state is None:
         from asr.model import build_recognizer
@@ -155,10 +156,10 @@ def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time
         if config.frontend.cmvn == "speaker":
             from asr.features import speaker_means
 
-            raw = _cache(data_dir, config)
             speakers = [u.speaker for u in splits["train"]]
-            means = {s: speaker_means(raw.get(splits["train"], config.frontend, speed=s,
-                                              jobs=tc.jobs), speakers) for s in tc.speeds}
+            # the cache's in-memory copies of the raw features that _features just read
+            means = {s: speaker_means(cache.get(splits["train"], config.frontend, speed=s,
+                                                jobs=tc.jobs), speakers) for s in tc.speeds}
         noisy = NoisyFeatures(splits["train"], config.frontend, tc.noise_snr, means)
     epoch_start = time.time()
     for epoch in range(start_epoch + 1, tc.epochs + 1 if trainable else 0):
@@ -227,23 +228,22 @@ def _cache(data_dir: Path, config: Config):
     return FeatureCache(root)
 
 
-def _features_of(data_dir: Path, config: Config, utterances, speed: float) -> list:
+def _features_of(cache, config: Config, utterances, speed: float) -> list:
     """Front-end features of utterances at one speed, from the cache, speaker CMVN applied
     when configured (each speed's copies are a speaker of their own)."""
     from asr.features import finish_cmvn
 
-    feats = _cache(data_dir, config).get(utterances, config.frontend, speed=speed,
-                                         jobs=config.train.jobs)
+    feats = cache.get(utterances, config.frontend, speed=speed, jobs=config.train.jobs)
     return finish_cmvn(feats, [u.speaker for u in utterances], config.frontend)
 
 
-def _features(data_dir: Path, config: Config, splits: dict) -> dict:
+def _features(cache, config: Config, splits: dict) -> dict:
     """Front-end features: ``{"train": [per speed: list], "valid": [list], "test": [list]}``."""
-    out = {"train": [_features_of(data_dir, config, splits["train"], s)
+    out = {"train": [_features_of(cache, config, splits["train"], s)
                      for s in config.train.speeds]}
     for name in ("valid", "test"):
         if name in splits:
-            out[name] = [_features_of(data_dir, config, splits[name], 1.0)]
+            out[name] = [_features_of(cache, config, splits[name], 1.0)]
     return out
 
 

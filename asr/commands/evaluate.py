@@ -56,7 +56,7 @@ def evaluate(exp_dirs, out_dir, manifest, which, fmt, speeds, self_fraction, job
         manifest = data_dir / "test.jsonl"
         if not manifest.is_file():
             raise DataError(f"{manifest}: no test manifest (give one with --manifest)")
-    energies, words, exemplar_frontend = [], None, None
+    energies, configs, words = [], [], None
     for e in exps:
         recognizer, config = load_experiment(e, which=which)
         if words is not None and recognizer.words != words:
@@ -65,13 +65,13 @@ def evaluate(exp_dirs, out_dir, manifest, which, fmt, speeds, self_fraction, job
         model_energies, labels, utterances = manifest_energies(
             recognizer, config, manifest, jobs=jobs, speeds=sorted(set(speeds)))
         energies.append(model_energies)
-        if exemplar_frontend is None or (config.model.kind == "dtw1nn"
-                                         and exemplar_frontend[1] != "dtw1nn"):
-            exemplar_frontend = (config.frontend, config.model.kind)
+        configs.append(config)
     energies = energies[0] if len(energies) == 1 else combine_energies(energies)
     if self_fraction is not None:
-        energies = _with_self_exemplars(energies, utterances, exemplar_frontend[0],
-                                        manifest, self_fraction, jobs)
+        frontend = next((c.frontend for c in configs if c.model.kind == "dtw1nn"),
+                        configs[0].frontend)
+        energies = _with_self_exemplars(energies, utterances, frontend, manifest,
+                                        self_fraction, jobs)
     result = score(energies, labels, words)
     result["manifest"] = str(manifest)
     result["checkpoint"] = which
@@ -95,15 +95,12 @@ def evaluate(exp_dirs, out_dir, manifest, which, fmt, speeds, self_fraction, job
 
 def _with_self_exemplars(energies, utterances, frontend, manifest, fraction, jobs):
     """The energies combined with the test speakers' own confident answers (asr.adapt)."""
-    from pathlib import Path
-
     from asr.adapt import self_exemplar_energies
     from asr.ensemble import combine_energies
-    from asr.features import FeatureCache, finish_cmvn
+    from asr.inference import manifest_features
 
-    cache = FeatureCache(Path(manifest).resolve().parent / ".cache" / "features")
+    features = manifest_features(utterances, frontend, manifest, jobs=jobs)
     speakers = [u.speaker for u in utterances]
-    features = finish_cmvn(cache.get(utterances, frontend, jobs=jobs), speakers, frontend)
     own = self_exemplar_energies(features, speakers, energies, fraction)
     return combine_energies([energies, own])
 
