@@ -27,6 +27,7 @@ COMMANDS = {
     "recognize": "asr.commands.recognize:recognize",
     "align": "asr.commands.align:align",
     "compare-losses": "asr.commands.compare_losses:compare_losses",
+    "learning-curve": "asr.commands.learning_curve:learning_curve",
 }
 
 
