@@ -12,12 +12,17 @@ front end's own per-utterance normalization; a config with speaker CMVN is refus
 
 - ``trained``: the experiment's recognizer trained on the subset (:func:`asr.train.train`,
   ``auto`` values resolved from the subset);
-- ``dtw1nn``: plain DTW 1-nearest-neighbour on the same front end, every recording of the
-  subset an exemplar;
-- ``blend``: the product of the two experts (:func:`asr.ensemble.combine_energies`), each
-  expert's energies of an utterance standardized over the vocabulary and added,
+- ``dtw1nn``: plain DTW 1-nearest-neighbour (hard minimum, gamma = 0) on the same front end,
+  every recording of the subset an exemplar;
+- ``blend``: the product of the trained recognizer and the exemplar expert
+  (:func:`asr.ensemble.combine_energies`): each expert's energies of an utterance standardized
+  over the vocabulary and added,
 
-  .. math:: E(y, X) = \tilde E_{\text{trained}}(y, X) + \tilde E_{\text{1-NN}}(y, X);
+  .. math:: E(y, X) = \tilde E_{\text{trained}}(y, X) + \tilde E_{\text{exemplars}}(y, X),
+
+  the exemplar expert being the DTW 1-NN with the config's own DTW settings (with
+  ``model.gamma > 0`` the soft minimum over warping paths and exemplars), as
+  ``recipes/folder/run.sh`` scores it;
 
 - any scorer registered in :data:`EXTRA_SCORERS` (the hook for enrollment: templates made from
   the subset's recordings through a front end trained on other data).
@@ -37,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from asr.config import Config, load_config, save_config
+from asr.config import AUTO, Config, load_config, save_config
 from asr.errors import ConfigError, DataError
 
 # name -> f(subset_dir, run_dir, config) -> {"valid": energies [B, W], "test": energies [B, W]}
@@ -158,19 +163,19 @@ def _score_point(subset_dir: Path, run: Path, base: Config, seed: int, progress:
 
     trained_cfg = copy.deepcopy(base)
     trained_cfg.train.seed = int(seed)
-    nn_cfg = copy.deepcopy(base)
-    nn_cfg.model.kind, nn_cfg.train.epochs, nn_cfg.train.speeds = "dtw1nn", 0, [1.0]
-    nn_cfg.train.noise_prob = 0.0
+    runs = {"trained": trained_cfg, "dtw1nn": exemplar_config(base, plain=True)}
+    if base.model.gamma or base.model.template_gamma:  # the recipe's exemplars: soft-min DTW
+        runs["exemplars"] = exemplar_config(base, plain=False)
     energies, seconds = {}, {}
-    for name, cfg in (("trained", trained_cfg), ("dtw1nn", nn_cfg)):
+    for name, cfg in runs.items():
         results = _train_or_reuse(subset_dir, run / name, cfg, progress)
         seconds[name] = results["train_seconds"]
         energies[name] = {part: _energies(run / name, subset_dir / f"{part}.jsonl",
                                           base.train.cache_dir) for part in ("valid", "test")}
     labels = {part: energies["dtw1nn"][part][1] for part in ("valid", "test")}
     energies = {name: {part: e[part][0] for part in e} for name, e in energies.items()}
-    energies["blend"] = {part: combine_energies([energies["trained"][part],
-                                                 energies["dtw1nn"][part]])
+    expert = energies.pop("exemplars", energies["dtw1nn"])
+    energies["blend"] = {part: combine_energies([energies["trained"][part], expert[part]])
                          for part in ("valid", "test")}
     for name, scorer in EXTRA_SCORERS.items():
         energies[name] = scorer(subset_dir, run / name, base)
@@ -181,11 +186,29 @@ def _score_point(subset_dir: Path, run: Path, base: Config, seed: int, progress:
     return point
 
 
+def exemplar_config(config: Config, plain: bool) -> Config:
+    """The DTW 1-NN on ``config``'s front end: every training recording an exemplar, nothing
+    trained; ``plain``: the hard minimum over paths and exemplars (gamma = 0), else ``config``'s
+    own DTW settings (the exemplar expert of ``recipes/folder``)."""
+    nn = copy.deepcopy(config)
+    nn.model.kind, nn.train.epochs, nn.train.speeds, nn.train.noise_prob = "dtw1nn", 0, [1.0], 0.0
+    if plain:
+        nn.model.gamma, nn.model.template_gamma = 0.0, None
+    return nn
+
+
 def _train_or_reuse(data_dir: Path, run_dir: Path, config: Config, progress: bool) -> dict:
     from asr.train import train
 
     results_file = run_dir / "results.json"
     if results_file.is_file():
+        stored, wanted = load_config(run_dir / "config.yaml").to_dict(), config.to_dict()
+        for section, values in wanted.items():
+            for key, value in values.items():
+                if (value != AUTO and key not in ("threads", "jobs", "cache_dir")
+                        and stored[section][key] != value):
+                    raise ConfigError(f"{run_dir}: finished with {section}.{key}="
+                                      f"{stored[section][key]!r}, not {value!r}; use a new --exp")
         return json.loads(results_file.read_text())
     resume = (run_dir / "last.pt").is_file()
     return train(data_dir, run_dir, config, resume=resume, progress=progress)
