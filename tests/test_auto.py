@@ -38,12 +38,12 @@ def test_rule_follows_the_data(per_word, words):
     n, total = per_word, per_word * words
     assert record["data"] == {"words": words, "recordings": total, "per_word": n,
                               "speakers": min(4, per_word)}
-    assert cfg.model.templates_per_word == min(n, max(4, math.ceil(n / 4)), 16)
+    assert cfg.model.templates_per_word == min(n, max(4, math.ceil(n / 8)), 8)
     assert cfg.model.templates_per_word <= n  # never more templates than exemplars
     assert cfg.model.tdnn_dims == [128 if total < 1000 else 256] * 3
     assert cfg.model.dropout == (0.2 if n < 50 else 0.1)
     assert cfg.train.weight_decay == (0.01 if n < 50 else 0.0)
-    assert cfg.train.epochs == min(60, max(20, math.ceil(12000 / total)))
+    assert cfg.train.epochs == min(40, max(15, math.ceil(8000 / total)))
     assert not unresolved(cfg)
     for section, key in AUTO_FIELDS:
         entry = record[f"{section}.{key}"]
@@ -54,7 +54,7 @@ def test_fixed_values_are_left_alone():
     train = utterances(["a", "b"], 3, speakers=2)
     cfg = apply_overrides(Config(), ["model.templates_per_word=7", "train.epochs=auto"])
     resolved, record = resolve_auto(cfg, train)
-    assert resolved.model.templates_per_word == 7 and resolved.train.epochs == 60
+    assert resolved.model.templates_per_word == 7 and resolved.train.epochs == 40
     assert set(record) == {"train.epochs", "data"}
     assert resolve_auto(Config(), train) == (Config(), {})
     assert data_stats(train)["per_word"] == 3

@@ -9,19 +9,18 @@ value, when training starts, by the rule below, computed from the training manif
 The data are summarized by :math:`n`, the median number of training recordings per word,
 :math:`N` the number of training recordings and :math:`W` the number of words. The rule:
 
-- ``model.templates_per_word`` :math:`= \min(n, \max(4, \lceil n / 4 \rceil), 16)`: every
+- ``model.templates_per_word`` :math:`= \min(n, \max(4, \lceil n / 8 \rceil), 8)`: every
   exemplar a template while a word has at most 4 recordings (the trained model starts as the
-  DTW 1-nearest-neighbour recognizer of its own front end), then more templates per word as
-  the data allow, at most 16;
+  DTW 1-nearest-neighbour recognizer of its own front end), 4 up to 32 recordings, then one
+  more per 8 recordings, at most 8 (each template costs one DTW per utterance);
 - ``model.tdnn_dims`` :math:`= [h, h, h]` with :math:`h = 128` when :math:`N < 1000`, else 256
   (the number of weights grows with the data; three layers as ``tdnn_contexts`` asks for);
 - ``model.embed_dim`` :math:`= 64`;
 - ``model.dropout`` :math:`= 0.2` when :math:`n < 50`, else 0.1;
 - ``train.weight_decay`` :math:`= 0.01` when :math:`n < 50`, else 0;
-- ``train.epochs`` :math:`= \operatorname{clip}(\lceil 12000 / N \rceil, 20, 60)`: about as
-  many weight updates on a small corpus as on a large one, at most 60 epochs (the training
-  time stays near :math:`12000` utterance passes, under 2 minutes on 2 cores for
-  :math:`N \le 1000`).
+- ``train.epochs`` :math:`= \operatorname{clip}(\lceil 8000 / N \rceil, 15, 40)`: about as
+  many weight updates on a small corpus as on a large one (8000 utterance passes), at least
+  15 and at most 40 epochs.
 
 Examples
 --------
@@ -30,9 +29,9 @@ Examples
 >>> stats = {"words": 20, "recordings": 400, "per_word": 20, "speakers": 16}
 >>> resolved, record = resolve_from_stats(cfg, stats)
 >>> resolved.model.templates_per_word, resolved.train.epochs
-(5, 30)
+(4, 20)
 >>> record["train.epochs"]["rule"]
-'clip(ceil(12000 / N), 20, 60), N = 400 training recordings'
+'clip(ceil(8000 / N), 15, 40), N = 400 training recordings'
 """
 
 import copy
@@ -50,7 +49,7 @@ AUTO_FIELDS = (("model", "templates_per_word"), ("model", "tdnn_dims"), ("model"
                ("model", "dropout"), ("train", "weight_decay"), ("train", "epochs"))
 SCARCE = 50  # recordings per word below which regularization is raised
 BIG = 1000  # training recordings from which the TDNN gets its full width
-UPDATES = 12000  # utterance passes aimed at by train.epochs
+UPDATES = 8000  # utterance passes aimed at by train.epochs
 
 
 def data_stats(train_utterances: Sequence) -> dict:
@@ -71,8 +70,8 @@ def auto_values(config: Config, stats: dict) -> dict:
     scarce = n < SCARCE
     return {
         ("model", "templates_per_word"): (
-            min(n, max(4, math.ceil(n / 4)), 16),
-            f"min(n, max(4, ceil(n / 4)), 16), n = {n} recordings per word"),
+            min(n, max(4, math.ceil(n / 8)), 8),
+            f"min(n, max(4, ceil(n / 8)), 8), n = {n} recordings per word"),
         ("model", "tdnn_dims"): (
             [width] * layers, f"{width} per layer ({'<' if total < BIG else '>='} {BIG} "
                               f"training recordings: N = {total})"),
@@ -84,8 +83,8 @@ def auto_values(config: Config, stats: dict) -> dict:
             0.01 if scarce else 0.0, f"{'0.01' if scarce else '0'} (n = {n} recordings per "
                                      f"word {'<' if scarce else '>='} {SCARCE})"),
         ("train", "epochs"): (
-            min(60, max(20, math.ceil(UPDATES / total))),
-            f"clip(ceil({UPDATES} / N), 20, 60), N = {total} training recordings"),
+            min(40, max(15, math.ceil(UPDATES / total))),
+            f"clip(ceil({UPDATES} / N), 15, 40), N = {total} training recordings"),
     }
 
 

@@ -133,11 +133,26 @@ def learning_curve(data_dir, exp_dir, counts: Sequence[int], seeds: Sequence[int
                 f"{'speaker and ' if per_speaker else ''}word ({len(subset)} recordings): "
                 + ", ".join(f"{m} {100 * point[m]['test']:.1f}%" for m in _methods(point))
                 + f"; {time.time() - start:.0f}s so far")
-    summary = _summarize(points, counts, seeds, per_speaker, data_dir, time.time() - start)
-    (exp_dir / "curve.json").write_text(json.dumps(summary, indent=2) + "\n")
-    (exp_dir / "curve.md").write_text(markdown_table(summary) + "\n")
-    plot_curve(exp_dir / "curve.png", summary)
+            # the table so far (``"complete": false`` until the last point), so that a long
+            # curve can be read, or stopped and resumed, at any time
+            summary = _summarize(points, counts, seeds, per_speaker, data_dir,
+                                 time.time() - start)
+            summary["complete"] = done == total
+            _write(exp_dir, summary)
     return summary
+
+
+def _write(exp_dir: Path, summary: dict) -> None:
+    """curve.json, curve.md and curve.png, each written atomically."""
+    import os
+
+    for name, text in (("curve.json", json.dumps(summary, indent=2) + "\n"),
+                       ("curve.md", markdown_table(summary) + "\n")):
+        tmp = exp_dir / f".{name}.tmp"
+        tmp.write_text(text)
+        os.replace(tmp, exp_dir / name)
+    plot_curve(exp_dir / ".curve.tmp.png", summary)
+    os.replace(exp_dir / ".curve.tmp.png", exp_dir / "curve.png")
 
 
 def folder_default() -> Config:
@@ -232,6 +247,8 @@ def _summarize(points, counts, seeds, per_speaker, data_dir, seconds) -> dict:
     rows = []
     for count in counts:
         mine = [p for p in points if p["count"] == count]
+        if not mine:
+            continue
         row = {"count": count, "recordings": int(np.mean([p["recordings"] for p in mine])),
                "train_seconds": round(float(np.mean([p["train_seconds"] for p in mine])), 1)}
         for m in methods:
