@@ -136,3 +136,19 @@ def test_speaker_cmvn_is_refused(tmp_path, data_dir):
                                        str(tmp_path / "e"), "--per-word", "2",
                                        "frontend.cmvn=speaker"])
     assert_one_line_error(result, "one utterance at a time")
+
+
+def test_a_finished_run_of_another_config_is_not_reused(tmp_path):
+    from asr.config import Config, apply_overrides, save_config
+    from asr.errors import ConfigError
+    from asr.training.learning_curve import _train_or_reuse
+
+    run = tmp_path / "run"
+    run.mkdir()
+    save_config(apply_overrides(Config(), ["model.templates_per_word=3"]), run / "config.yaml")
+    (run / "results.json").write_text(json.dumps({"train_seconds": 1.0}))
+    same = apply_overrides(Config(), ["model.templates_per_word=auto", "train.threads=1"])
+    assert _train_or_reuse(tmp_path, run, same, progress=False) == {"train_seconds": 1.0}
+    other = apply_overrides(Config(), ["model.templates_per_word=auto", "model.gamma=5"])
+    with pytest.raises(ConfigError, match="model.gamma"):
+        _train_or_reuse(tmp_path, run, other, progress=False)
