@@ -27,8 +27,9 @@ front end's own per-utterance normalization; a config with speaker CMVN is refus
 - any scorer registered in :data:`EXTRA_SCORERS` (the hook for enrollment: templates made from
   the subset's recordings through a front end trained on other data).
 
-Runs that finished before (``runs/seed<s>/n<k>/*/results.json``) are reused, so an interrupted
-curve resumes where it stopped.
+Runs that finished before (``runs/seed<s>/n<k>/*/results.json``, their scores in
+``runs/seed<s>/n<k>/point.json``) are reused, so an interrupted curve resumes where it stopped;
+the table and the picture are rewritten after every point.
 """
 
 from __future__ import annotations
@@ -182,6 +183,11 @@ def _score_point(subset_dir: Path, run: Path, base: Config, seed: int, progress:
     if base.model.gamma or base.model.template_gamma:  # the recipe's exemplars: soft-min DTW
         runs["exemplars"] = exemplar_config(base, plain=False)
     energies, seconds = {}, {}
+    finished = run / "point.json"
+    if finished.is_file():  # scored before: the runs only checked for their configs
+        for name, cfg in runs.items():
+            _train_or_reuse(subset_dir, run / name, cfg, progress)
+        return json.loads(finished.read_text())
     for name, cfg in runs.items():
         results = _train_or_reuse(subset_dir, run / name, cfg, progress)
         seconds[name] = results["train_seconds"]
@@ -198,6 +204,9 @@ def _score_point(subset_dir: Path, run: Path, base: Config, seed: int, progress:
                     for part in ("valid", "test")} for name, e in energies.items()}
     point["train_seconds"] = seconds["trained"]
     point["auto"] = json.loads((run / "trained" / "results.json").read_text()).get("auto", {})
+    tmp = run / ".point.json.tmp"
+    tmp.write_text(json.dumps(point, indent=2) + "\n")
+    tmp.replace(finished)
     return point
 
 
@@ -249,7 +258,8 @@ def _summarize(points, counts, seeds, per_speaker, data_dir, seconds) -> dict:
         mine = [p for p in points if p["count"] == count]
         if not mine:
             continue
-        row = {"count": count, "recordings": int(np.mean([p["recordings"] for p in mine])),
+        row = {"count": count, "seeds": len(mine),
+               "recordings": int(np.mean([p["recordings"] for p in mine])),
                "train_seconds": round(float(np.mean([p["train_seconds"] for p in mine])), 1)}
         for m in methods:
             for part in ("test", "valid"):
@@ -267,14 +277,14 @@ def markdown_table(summary: dict) -> str:
     """Test accuracy (mean ± std over seeds) per count and method, as a markdown table."""
     methods = summary["methods"]
     head = (f"| recordings {summary['unit']} | training recordings | "
-            + " | ".join(f"{m} test %" for m in methods) + " | training s |")
-    lines = [head, "|" + "---|" * (3 + len(methods))]
+            + " | ".join(f"{m} test %" for m in methods) + " | training s | seeds |")
+    lines = [head, "|" + "---|" * (4 + len(methods))]
     for row in summary["rows"]:
         cells = [f"{100 * row[f'{m}_test']:.1f} ± {100 * row[f'{m}_test_std']:.1f}"
-                 if len(summary["seeds"]) > 1 else f"{100 * row[f'{m}_test']:.1f}"
+                 if row["seeds"] > 1 else f"{100 * row[f'{m}_test']:.1f}"
                  for m in methods]
         lines.append(f"| {row['count']} | {row['recordings']} | " + " | ".join(cells)
-                     + f" | {row['train_seconds']} |")
+                     + f" | {row['train_seconds']} | {row['seeds']} |")
     return "\n".join(lines)
 
 
@@ -295,7 +305,7 @@ def plot_curve(path, summary: dict, title: str | None = None):
         s = np.array([100 * row[f"{m}_test_std"] for row in summary["rows"]])
         ax.plot(x, y, marker="o", markersize=4, label=labels.get(m, m),
                 linestyle="--" if m == "dtw1nn" else "-")
-        if len(summary["seeds"]) > 1:
+        if max(row["seeds"] for row in summary["rows"]) > 1:
             ax.fill_between(x, y - s, y + s, alpha=0.15)
     ax.set_xscale("log")
     ax.set_xticks(x)
