@@ -121,10 +121,11 @@ def learning_curve(data_dir, exp_dir, counts: Sequence[int], seeds: Sequence[int
             if missing:
                 raise DataError(f"{count} per word: no recording of {missing[0]!r}")
             run = exp_dir / "runs" / f"seed{seed}" / f"n{count}"
-            subset_dir = run / "data"
-            for name in ("valid", "test"):
-                if not (subset_dir / f"{name}.jsonl").is_file():
-                    write_manifest(subset_dir / f"{name}.jsonl", manifests[name])
+            subset_dir = run / "data"  # train and valid: training does not score the test set
+            for name, path in (("valid", subset_dir / "valid.jsonl"),
+                               ("test", run / "test.jsonl")):
+                if not path.is_file():
+                    write_manifest(path, manifests[name])
             write_manifest(subset_dir / "train.jsonl", subset)
             point = _score_point(subset_dir, run, base, seed, progress)
             point.update({"seed": int(seed), "count": count, "recordings": len(subset),
@@ -191,8 +192,9 @@ def _score_point(subset_dir: Path, run: Path, base: Config, seed: int, progress:
     for name, cfg in runs.items():
         results = _train_or_reuse(subset_dir, run / name, cfg, progress)
         seconds[name] = results["train_seconds"]
-        energies[name] = {part: _energies(run / name, subset_dir / f"{part}.jsonl",
-                                          base.train.cache_dir) for part in ("valid", "test")}
+        energies[name] = {part: _energies(run / name, path, base.train.cache_dir)
+                          for part, path in (("valid", subset_dir / "valid.jsonl"),
+                                             ("test", run / "test.jsonl"))}
     labels = {part: energies["dtw1nn"][part][1] for part in ("valid", "test")}
     energies = {name: {part: e[part][0] for part in e} for name, e in energies.items()}
     expert = energies.pop("exemplars", energies["dtw1nn"])
