@@ -301,7 +301,7 @@ def plot_curve(path, summary: dict, title: str | None = None):
     ax = fig.add_subplot()
     x = [row["count"] for row in summary["rows"]]
     labels = {"trained": "trained (TDNN + templates)", "dtw1nn": "DTW 1-NN (exemplars)",
-              "blend": "trained x 1-NN (product of experts)"}
+              "blend": "trained x exemplars (product of experts)"}
     for m in summary["methods"]:
         y = np.array([100 * row[f"{m}_test"] for row in summary["rows"]])
         s = np.array([100 * row[f"{m}_test_std"] for row in summary["rows"]])
@@ -310,6 +310,7 @@ def plot_curve(path, summary: dict, title: str | None = None):
         if max(row["seeds"] for row in summary["rows"]) > 1:
             ax.fill_between(x, y - s, y + s, alpha=0.15)
     ax.set_xscale("log")
+    ax.minorticks_off()
     ax.set_xticks(x)
     ax.set_xticklabels([str(c) for c in x])
     ax.set_xlabel(f"training recordings {summary['unit']}")
