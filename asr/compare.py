@@ -56,8 +56,9 @@ def train_or_reuse(data_dir, run_dir, config, progress=True):
     run_dir = Path(run_dir)
     results_file = run_dir / "results.json"
     if results_file.is_file():
-        stored = load_config(run_dir / "config.yaml")
-        if stored.to_dict() != config.to_dict():
+        from asr.training.auto import first_difference
+
+        if first_difference(load_config(run_dir / "config.yaml"), config, ignore=()):
             raise ConfigError(
                 f"{run_dir}: finished with a different config; use a new --exp to compare "
                 "other settings"

@@ -126,3 +126,16 @@ def unresolved(config: Config, must_be_empty: bool = False) -> list[str]:
         raise ConfigError(f"{', '.join(keys)}: 'auto' must be resolved from the training data "
                           "before a model is built (asr.training.auto.resolve_auto)")
     return keys
+
+
+def first_difference(stored: Config, wanted: Config,
+                     ignore: Sequence[str] = ("threads", "jobs", "cache_dir")) -> str | None:
+    """The first ``section.key`` where a finished run's resolved config ``stored`` differs from
+    ``wanted``, whose ``auto`` values match any value; None when they agree (keys in
+    ``ignore`` change speed, not results)."""
+    old, new = stored.to_dict(), wanted.to_dict()
+    for section, values in new.items():
+        for key, value in values.items():
+            if value != AUTO and key not in ignore and old[section][key] != value:
+                return f"{section}.{key}={old[section][key]!r}, not {value!r}"
+    return None

@@ -43,8 +43,9 @@ from pathlib import Path
 
 import numpy as np
 
-from asr.config import AUTO, Config, load_config, save_config
+from asr.config import Config, load_config, save_config
 from asr.errors import ConfigError, DataError
+from asr.training.auto import first_difference
 
 # name -> f(subset_dir, run_dir, config) -> {"valid": energies [B, W], "test": energies [B, W]}
 # (both in the vocabulary order of the subset's words); each is scored like "dtw1nn".
@@ -228,13 +229,9 @@ def _train_or_reuse(data_dir: Path, run_dir: Path, config: Config, progress: boo
 
     results_file = run_dir / "results.json"
     if results_file.is_file():
-        stored, wanted = load_config(run_dir / "config.yaml").to_dict(), config.to_dict()
-        for section, values in wanted.items():
-            for key, value in values.items():
-                if (value != AUTO and key not in ("threads", "jobs", "cache_dir")
-                        and stored[section][key] != value):
-                    raise ConfigError(f"{run_dir}: finished with {section}.{key}="
-                                      f"{stored[section][key]!r}, not {value!r}; use a new --exp")
+        difference = first_difference(load_config(run_dir / "config.yaml"), config)
+        if difference:
+            raise ConfigError(f"{run_dir}: finished with {difference}; use a new --exp")
         return json.loads(results_file.read_text())
     resume = (run_dir / "last.pt").is_file()
     return train(data_dir, run_dir, config, resume=resume, progress=progress)
