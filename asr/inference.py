@@ -49,7 +49,8 @@ def manifest_energies(recognizer, config, manifest, *, cache_dir=None, jobs=1, s
 
     each copy normalized on its own (with speaker CMVN, each speed's copies are a speaker).
     ``online`` (see :func:`manifest_features`) replaces batch speaker CMVN by online CMVN, with
-    the recognizer's stored prior (``recognizer.feature_prior``; none for old checkpoints).
+    the recognizer's stored prior (``recognizer.feature_prior``; none for old checkpoints),
+    each speed's copies a stream of their own with the same prior (the training mean at speed 1).
     """
     from asr.corpora import read_manifest
 

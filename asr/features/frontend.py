@@ -32,7 +32,9 @@ def compute_features(
 
     Steps: resample to ``config.sample_rate`` (when ``sample_rate`` is given and differs),
     DC removal, silence trimming, speed perturbation (``speed != 1``), log-mel or MFCC frames,
-    deltas, CMVN (see :class:`FrontendConfig` for each formula).
+    deltas, CMVN (see :class:`FrontendConfig` for each formula). With ``cmvn="speaker"`` these
+    are the frames before speaker CMVN, which needs the speaker's mean (:func:`speaker_cmvn`,
+    :class:`asr.features.online.OnlineCmvn`; :func:`extract_features` applies it to one file).
 
     Parameters
     ----------
