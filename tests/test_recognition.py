@@ -207,3 +207,16 @@ def test_recognize_and_eval_refuse_bad_arguments(exps, tmp_path, fsdd_dir):
     (tmp_path / "bad.json").write_text("{not json")
     assert_one_line_error(invoke("recognize", "--exp", exps["speaker"], wav, "--speaker", "bad",
                                  "--state-dir", tmp_path), "bad.json", "--reset")
+
+
+def test_train_stores_the_training_mean_as_the_prior(exps, data_dir):
+    from asr.features import raw_features
+    from asr.inference import load_experiment
+
+    recognizer, config = load_experiment(exps["speaker"])
+    frames = torch.cat([raw_features(u.path, config.frontend)
+                        for u in read_manifest(data_dir / "train.jsonl")]).double()
+    prior = recognizer.feature_prior
+    assert prior["frames"] == frames.shape[0]
+    torch.testing.assert_close(prior["mean"], frames.mean(0).float(), rtol=1e-4, atol=1e-4)
+    assert load_experiment(exps["meanvar"])[0].feature_prior is None  # per-utterance CMVN
