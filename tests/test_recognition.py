@@ -189,6 +189,19 @@ def test_eval_online_equals_recognize_speaker_fed_on_stdin(exps, data_dir, tmp_p
                                        online=settings)
     for r, i in zip(rows, order, strict=True):
         assert r["energies"][0] == pytest.approx(float(energies[i].min()), rel=1e-4, abs=1e-4)
+    # the whole system: an ensemble with test-time speeds, online
+    system = ["--exp", exps["speaker"], "--exp", exps["meanvar"], "--speed", 0.9, "--speed", 1]
+    online = invoke("eval", *system, "--online", "--order-seed", 3, "--out", tmp_path / "ens",
+                    "--format", "json")
+    assert online.exit_code == 0, online.output
+    fed = invoke("recognize", *system, "-", "--speaker", "jackson", "--state-dir",
+                 tmp_path / "ens", "--format", "json", stdin=stdin)
+    rows = [json.loads(line) for line in fed.stdout.splitlines()]
+    correct = sum(r["words"][0] == utts[i].word for r, i in zip(rows, order, strict=True))
+    assert json.loads(online.output)["accuracy"] == pytest.approx(correct / len(utts))
+    (stored,) = [json.loads(p.read_text()) for p in (tmp_path / "ens").glob("*.json")
+                 if p.name != "eval.json"]
+    assert len(stored["streams"]) == 2  # the speaker-CMVN front end at each speed
     # a per-utterance model is not changed by online mode
     plain = json.loads(invoke("eval", "--exp", exps["meanvar"], "--format", "json").output)
     same = json.loads(invoke("eval", "--exp", exps["meanvar"], "--online", "--format",
