@@ -113,6 +113,13 @@ def test_recognize_equals_eval_on_the_strict_manifest(exps, data_dir, tmp_path):
     correct = [rows[str(u.path)]["words"][0] == u.word for u in utts]
     assert scored["accuracy"] == pytest.approx(sum(correct) / len(utts))
     assert scored["accuracy"] == score(expected, labels, words)["accuracy"]
+    # each file on its own but normalized from the training prior and itself
+    with_prior = invoke("recognize", *both, *[u.path for u in utts], "--prior-frames", 30,
+                        "--format", "json")
+    online = invoke("eval", *both, "--manifest", strict, "--out", tmp_path / "o", "--online",
+                    "--prior-frames", 30, "--format", "json")
+    correct = [answers(with_prior)[str(u.path)]["words"][0] == u.word for u in utts]
+    assert json.loads(online.output)["accuracy"] == pytest.approx(sum(correct) / len(utts))
     batch = invoke("eval", "--exp", exps["speaker"], "--format", "json")
     assert json.loads(batch.output)["mode"] == "batch"
 
@@ -212,6 +219,8 @@ def test_eval_online_equals_recognize_speaker_fed_on_stdin(exps, data_dir, tmp_p
 def test_recognize_and_eval_refuse_bad_arguments(exps, tmp_path, fsdd_dir):
     wav = fsdd_dir / "recordings" / "2_jackson_0.wav"
     assert invoke("recognize", "--exp", exps["speaker"], wav, "--reset").exit_code == 2
+    assert invoke("recognize", "--exp", exps["speaker"], wav, "--state-dir",
+                  tmp_path).exit_code == 2
     assert invoke("recognize", "--exp", exps["speaker"], wav, "-").exit_code == 2
     assert invoke("recognize", "--exp", exps["speaker"]).exit_code == 2
     assert invoke("eval", "--exp", exps["speaker"], "--order-seed", 1).exit_code == 2

@@ -28,7 +28,9 @@ import click
                                             "only forget it).")
 @click.option("--prior-frames", type=click.FloatRange(0.0), default=None,
               help="Weight, in frames, of the training speakers' mean in the online speaker "
-                   "mean. [default: 100]")
+                   "mean [default: 100 with --speaker]. Without --speaker: each file is still "
+                   "on its own, normalized from that prior and itself (as asr eval --online "
+                   "on a manifest where every utterance has its own speaker).")
 def recognize(exp_dirs, files, top, which, fmt, speeds, speaker, state_dir, reset,
               prior_frames):
     """Recognize each FILE, one at a time; FILE '-' reads paths from stdin, one per line, each
@@ -45,8 +47,8 @@ def recognize(exp_dirs, files, top, which, fmt, speeds, speaker, state_dir, rese
     from asr.features.online import DEFAULT_PRIOR_FRAMES
     from asr.recognition import SpeakerState, System, default_state_dir
 
-    if speaker is None and (reset or state_dir is not None or prior_frames is not None):
-        raise click.UsageError("--reset, --state-dir and --prior-frames need --speaker NAME")
+    if speaker is None and (reset or state_dir is not None):
+        raise click.UsageError("--reset and --state-dir need --speaker NAME")
     if not files and not reset:
         raise click.UsageError("give one or more FILEs, or '-' to read paths from stdin")
     if "-" in files and len(files) > 1:
@@ -65,7 +67,9 @@ def recognize(exp_dirs, files, top, which, fmt, speeds, speaker, state_dir, rese
     paths = _stdin_paths() if files == ("-",) else files
     failed = 0
     for path in paths:
-        r = system.recognize(path, speaker=state, top=top)
+        # without --speaker but with a prior: a fresh in-memory speaker for every file
+        alone = SpeakerState("file") if state is None and prior_frames is not None else None
+        r = system.recognize(path, speaker=state or alone, top=top)
         if fmt == "json":
             click.echo(json.dumps(r.to_dict()))
         elif not r.error:
