@@ -119,7 +119,9 @@ def test_recognize_equals_eval_on_the_strict_manifest(exps, data_dir, tmp_path):
     online = invoke("eval", *both, "--manifest", strict, "--out", tmp_path / "o", "--online",
                     "--prior-frames", 30, "--format", "json")
     correct = [answers(with_prior)[str(u.path)]["words"][0] == u.word for u in utts]
-    assert json.loads(online.output)["accuracy"] == pytest.approx(sum(correct) / len(utts))
+    online = json.loads(online.output)
+    assert online["accuracy"] == pytest.approx(sum(correct) / len(utts))
+    assert online["mode"] == "strict" and online["prior_frames"] == 30
     batch = invoke("eval", "--exp", exps["speaker"], "--format", "json")
     assert json.loads(batch.output)["mode"] == "batch"
 

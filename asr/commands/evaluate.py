@@ -47,10 +47,11 @@ def evaluate(exp_dirs, out_dir, manifest, which, fmt, speeds, self_fraction, onl
     --exp, the models (same vocabulary, each with its own front end) are combined as a product
     of experts (asr.ensemble) and the results go to --out.
 
-    eval.json records the mode: "strict" (each utterance decided from itself alone: no model
-    uses speaker CMVN, or every utterance has its own speaker id, as asr recognize without
-    --speaker), "online" (--online) or "batch" (speaker CMVN over all of a speaker's utterances,
-    or --self-exemplars: transductive, it reads the speaker's other recordings first).
+    eval.json records the mode: "strict" (each utterance decided from itself and the models
+    alone: no model uses speaker CMVN, or every utterance has its own speaker id, as asr
+    recognize without --speaker; with --online, from the training prior too), "online"
+    (--online: from the speaker's earlier utterances too) or "batch" (speaker CMVN over all of
+    a speaker's utterances, or --self-exemplars: it reads the speaker's other recordings first).
     """
     import json
     from pathlib import Path
@@ -118,6 +119,7 @@ def evaluate(exp_dirs, out_dir, manifest, which, fmt, speeds, self_fraction, onl
                               indent=2))
     else:
         click.echo(format_table(result))
+        click.echo(f"mode: {result['mode']}")
 
 
 def _online_settings(manifest, order_seed, prior_frames):
@@ -135,16 +137,15 @@ def _online_settings(manifest, order_seed, prior_frames):
 
 
 def _mode(online, self_fraction, configs, utterances):
-    """"online", "batch" (statistics over a speaker's other utterances) or "strict"."""
-    if online:
-        return "online"
+    """"strict" (each utterance decided from itself and the models alone), "online" (and its
+    speaker's earlier utterances) or "batch" (and its speaker's other utterances)."""
     if self_fraction is not None:
         return "batch"
     speakers = [u.speaker for u in utterances]
     shared = len(set(speakers)) < len(speakers)
-    if shared and any(c.frontend.cmvn == "speaker" for c in configs):
-        return "batch"
-    return "strict"
+    if not shared or not any(c.frontend.cmvn == "speaker" for c in configs):
+        return "strict"
+    return "online" if online else "batch"
 
 
 def _with_self_exemplars(energies, utterances, frontend, manifest, fraction, jobs):
