@@ -228,6 +228,10 @@ def test_recognize_and_eval_refuse_bad_arguments(exps, tmp_path, fsdd_dir):
     assert invoke("eval", "--exp", exps["speaker"], "--order-seed", 1).exit_code == 2
     assert_one_line_error(invoke("recognize", "--exp", exps["speaker"], wav, "--speaker",
                                  "../x", "--state-dir", tmp_path), "speaker name")
+    damaged = {"format": "asr-speaker-state", "version": 1, "streams": {"k@1": {"sum": "x"}}}
+    (tmp_path / "dmg.json").write_text(json.dumps(damaged))
+    assert_one_line_error(invoke("recognize", "--exp", exps["speaker"], wav, "--speaker", "dmg",
+                                 "--state-dir", tmp_path), "dmg.json")
     (tmp_path / "bad.json").write_text("{not json")
     assert_one_line_error(invoke("recognize", "--exp", exps["speaker"], wav, "--speaker", "bad",
                                  "--state-dir", tmp_path), "bad.json", "--reset")

@@ -71,7 +71,8 @@ class SpeakerState:
         try:
             data = json.loads(state.path.read_text())
             ok = (data.get("format") == FORMAT and data.get("version") == VERSION
-                  and isinstance(data.get("streams"), dict))
+                  and isinstance(data.get("streams"), dict)
+                  and all(_valid_stream(v) for v in data["streams"].values()))
         except (OSError, ValueError, AttributeError) as exc:
             raise AsrError(f"{state.path}: unreadable speaker state ({exc}); "
                            "use --reset to start again") from None
@@ -116,3 +117,17 @@ class SpeakerState:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+def _valid_stream(stats) -> bool:
+    """Whether one stream's statistics are well formed: a list of numbers and counts >= 0."""
+    if not isinstance(stats, dict):
+        return False
+    frames, total = stats.get("frames"), stats.get("sum")
+    if not isinstance(frames, int) or frames < 0 or not isinstance(stats.get("utterances", 0),
+                                                                    int):
+        return False
+    if total is None:
+        return frames == 0
+    return (isinstance(total, list) and len(total) > 0
+            and all(isinstance(x, int | float) and x == x for x in total))

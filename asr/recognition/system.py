@@ -93,7 +93,11 @@ class System:
         prior = getattr(recognizer, "feature_prior", None)
         state = speaker.cmvn(key, None if prior is None else prior["mean"], self.prior_frames,
                              self.include_current)
-        return state.normalize(feats)
+        try:
+            return state.normalize(feats)
+        except ValueError as exc:  # statistics of another dimension: a damaged state file
+            raise AsrError(f"{speaker.path}: speaker state does not fit the features ({exc}); "
+                           "use --reset to start again") from None
 
     def energies(self, raw: dict[str, torch.Tensor],
                  speaker: SpeakerState | None = None) -> torch.Tensor:
