@@ -52,12 +52,22 @@ class ModelConfig:
 
     .. math::
 
-        E(W, y, X) = \\operatorname{min}^{\\gamma}_{k} \\; \\operatorname{min}^{\\gamma}_{\\pi}
-        \\frac{1}{Z_\\pi} \\sum_{(i, j) \\in \\pi} w_{ij}\\, \\lVert G_W(X)_i - T_{y,k,j} \\rVert^2,
+        E(W, y, X) = \\operatorname{min}^{\\gamma_T}_{k} \\; \\frac{1}{Z_k}
+        \\operatorname{min}^{\\gamma}_{\\pi} \\sum_{(i, j) \\in \\pi} w_{ij}\\,
+        d\\bigl(G_W(X)_i, T_{y,k,j}\\bigr)
+        = \\operatorname{min}^{\\gamma_T}_{k} \\; \\operatorname{min}^{\\gamma / Z_k}_{\\pi}
+        \\frac{1}{Z_k} \\sum_{(i, j) \\in \\pi} w_{ij}\\, d\\bigl(G_W(X)_i, T_{y,k,j}\\bigr),
 
     with :math:`\\operatorname{min}^{\\gamma} = -\\gamma \\log \\sum \\exp(-\\cdot/\\gamma)` (the
-    hard minimum at :math:`\\gamma = 0`), step weights :math:`w` of the step pattern ``step`` and
-    normalization :math:`Z` (path length, or :math:`N` for ``asymmetric``).
+    hard minimum at :math:`\\gamma = 0`), local distance :math:`d` (``metric``), step weights
+    :math:`w` of the step pattern ``step`` and normalization :math:`Z_k` (:math:`N + M_k` for
+    the symmetric patterns, :math:`N` for ``asymmetric``; ``normalize``). ``gamma`` is the
+    temperature of the soft minimum over paths of the *accumulated* cost, applied before the
+    division by :math:`Z_k`: on the normalized (per-frame) path energies the temperature is
+    :math:`\\gamma / Z_k` (about :math:`\\gamma / 100` for two one-second utterances at a 10 ms
+    hop). ``template_gamma`` (default: ``gamma``) is the temperature of the soft minimum over
+    a word's templates, on normalized energies. Soft energies can be negative (see
+    :mod:`asr.losses`).
     """
 
     kind: Literal["tdnn", "templates", "dtw1nn"] = "tdnn"
@@ -82,7 +92,7 @@ class ModelConfig:
     gamma: float = 0.0
     template_gamma: float | None = None
     normalize: bool = True
-    metric: Literal["sqeuclidean", "euclidean", "cosine"] = "sqeuclidean"
+    metric: str = "sqeuclidean"
 
     def validate(self) -> None:
         """Check ranges that types cannot express; raise ConfigError naming the key."""
@@ -103,8 +113,11 @@ class ModelConfig:
         _check_range("model.gamma", self.gamma, low=0.0)
         _check_range("model.template_gamma", self.template_gamma, low=0.0)
         _check_range("model.band", self.band, low=0)
-        from asr.dtw.steps import STEP_PATTERNS
+        from asr.dtw.steps import METRICS, STEP_PATTERNS
 
+        if self.metric not in METRICS:
+            raise ConfigError(f"model.metric: must be one of {list(METRICS)}, "
+                              f"got {self.metric!r}")
         if self.step not in STEP_PATTERNS:
             raise ConfigError(f"model.step: must be one of {list(STEP_PATTERNS)}, "
                               f"got {self.step!r}")

@@ -147,9 +147,11 @@ def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time
         _save_last(exp_dir, recognizer, config, optimizer, rngs, history, best, 0, False, 0.0)
     _write_metrics(exp_dir, history)
 
+    # masks write the mean the model sees: in the standardized domain under input_norm=global
+    fill = recognizer.input_mean.detach().clone() if mc.input_norm == "global" else None
     augmenter = Augmenter(config.frontend, tc.vtlp, tc.spec_time_masks, tc.spec_time_width,
                           tc.spec_freq_masks, tc.spec_freq_width, tc.feature_noise,
-                          tc.crop_frames)
+                          tc.crop_frames, fill)
     noisy = None
     if trainable and tc.noise_prob > 0:
         means = None
