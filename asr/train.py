@@ -118,6 +118,11 @@ def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time
         if recognizer.words != words:
             raise CheckpointError(f"{last_path}: trained on words {recognizer.words}, the data "
                                   f"has {words}")
+    if config.frontend.cmvn == "speaker":  # the prior of online speaker CMVN
+        from asr.features import feature_prior
+
+        recognizer.feature_prior = feature_prior(
+            cache.get(splits["train"], config.frontend, speed=1.0, jobs=tc.jobs))
     loss_fn = LOSSES[tc.loss]
     trainable = mc.kind != "dtw1nn" and tc.epochs > 0
     optimizer = _optimizer(recognizer, tc) if trainable else None

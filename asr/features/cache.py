@@ -25,7 +25,7 @@ import torch
 from asr.errors import AudioError
 from asr.features.audio import speed_rate
 from asr.features.config import FrontendConfig
-from asr.features.frontend import extract_features
+from asr.features.frontend import raw_features
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def _init_worker():
 
 def _compute_one(args) -> np.ndarray:
     path, config_dict, speed = args
-    return extract_features(path, FrontendConfig.from_dict(config_dict), speed=speed).numpy()
+    return raw_features(path, FrontendConfig.from_dict(config_dict), speed=speed).numpy()
 
 
 def compute_all(
@@ -85,7 +85,7 @@ def compute_all(
     jobs = min(jobs, max(1, len(paths) // MIN_FILES_PER_JOB))
     tasks = [(str(p), config.to_dict(), speed) for p in paths]
     if jobs == 1:
-        return [extract_features(p, config, speed=speed) for p in paths]
+        return [raw_features(p, config, speed=speed) for p in paths]
     ctx = multiprocessing.get_context("fork")
     chunk = max(1, len(tasks) // (jobs * 8))
     with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker) as pool:

@@ -114,9 +114,37 @@ def _compute(wave, config, speed, sample_rate):
 
 
 def extract_features(
+    path: str | os.PathLike,
+    config: FrontendConfig,
+    speed: float = 1.0,
+    speaker_mean: torch.Tensor | None = None,
+) -> torch.Tensor:
+    r"""Features of an audio file, normalized as the model expects, for one utterance.
+
+    :func:`raw_features` then, with ``config.cmvn == "speaker"``, speaker CMVN with
+    :math:`\mu_s` = ``speaker_mean`` (the speaker's mean raw feature [D], e.g. from
+    :func:`speaker_means` or :class:`asr.features.online.OnlineCmvn`) or, when it is not given,
+    the utterance's own mean: the file is a speaker with one utterance (which is ``"meanvar"``).
+    Other CMVN modes are per utterance and ``speaker_mean`` must not be given.
+
+    Errors name the file: ``AudioError("x.wav: audio of 12 samples is shorter than ...")``.
+    """
+    feats = raw_features(path, config, speed=speed)
+    if config.cmvn != "speaker":
+        if speaker_mean is not None:
+            raise ValueError(f"speaker_mean is for cmvn='speaker', not cmvn={config.cmvn!r}")
+        return feats
+    means = None if speaker_mean is None else {"": torch.as_tensor(speaker_mean)}
+    return speaker_cmvn([feats], [""], means)[0]
+
+
+def raw_features(
     path: str | os.PathLike, config: FrontendConfig, speed: float = 1.0
 ) -> torch.Tensor:
-    """Features of an audio file: :func:`load_audio` then :func:`compute_features`.
+    """Features of an audio file before any speaker-level step: :func:`load_audio` then
+    :func:`compute_features` (per-utterance CMVN applied; with ``cmvn="speaker"`` the frames
+    before speaker CMVN, which needs the speaker's other utterances). The feature cache holds
+    these.
 
     Errors name the file: ``AudioError("x.wav: audio of 12 samples is shorter than ...")``.
     """
