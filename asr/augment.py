@@ -236,3 +236,68 @@ class NoisyFeatures:
         if self.frontend.cmvn == "speaker":
             feats = speaker_cmvn([feats], [self.speakers[index]], self.speaker_means[speed])[0]
         return feats
+
+
+class OnlineCmvnSimulator:
+    r"""Speaker CMVN as an online recognizer meets it, drawn afresh for every training utterance.
+
+    A deployed recognizer normalizes an utterance of a new speaker from a prior and whatever of
+    that speaker it has heard before (:class:`asr.features.OnlineCmvn`): nothing for the first
+    utterance (the strict one-utterance case), more and more later. Training with batch speaker
+    CMVN only ever shows the last case. Here each time utterance :math:`u` of speaker :math:`s`
+    is drawn, a history size :math:`h` is drawn uniformly in :math:`\{0, \dots, H\}`, :math:`h`
+    other utterances :math:`v` of :math:`s` (same speed copy) are drawn without replacement, and
+
+    .. math::
+
+        \hat\mu_u = \frac{\tau \mu_0 + \sum_{v} \sum_t x^{(v)}_t + \sum_t x^{(u)}_t}
+                         {\tau + \sum_v T_v + T_u}, \qquad
+        x^{(u)}_t \leftarrow \frac{x^{(u)}_t - \hat\mu_u}{\max(\sigma_u, \epsilon)},
+
+    the formula of :class:`asr.features.OnlineCmvn` with the current utterance included (prior
+    mean :math:`\mu_0` counted as :math:`\tau` frames, :math:`\sigma_u` the utterance's own
+    deviation). :math:`H = 0` trains in the strict condition only.
+
+    Parameters
+    ----------
+    features : list (one per speed) of list of Tensor [T_i, D]
+        Raw (not yet speaker-normalized) training features.
+    speakers : list of str
+        Speaker of each utterance.
+    prior_mean : Tensor [D]
+        :math:`\mu_0`, the training set's mean raw feature.
+    prior_frames : float
+        :math:`\tau`.
+    max_history : int
+        :math:`H`.
+    """
+
+    def __init__(self, features, speakers, prior_mean, prior_frames, max_history, eps=1e-5):
+        self.features = features
+        self.prior = float(prior_frames) * torch.as_tensor(prior_mean, dtype=torch.float64)
+        self.prior_frames = float(prior_frames)
+        self.max_history = int(max_history)
+        self.eps = eps
+        self.sums = [torch.stack([f.double().sum(dim=0) for f in feats]) for feats in features]
+        self.frames = [np.array([f.shape[0] for f in feats], dtype=np.float64)
+                       for feats in features]
+        by_speaker = {}
+        for i, s in enumerate(speakers):
+            by_speaker.setdefault(s, []).append(i)
+        self.peers = [np.array([j for j in by_speaker[s] if j != i], dtype=np.int64)
+                      for i, s in enumerate(speakers)]
+
+    def __call__(self, index: int, speed: int, rng: np.random.Generator) -> torch.Tensor:
+        """Normalized features of utterance ``index`` at speed copy ``speed`` (an index)."""
+        x = self.features[speed][index]
+        peers = self.peers[index]
+        h = min(int(rng.integers(0, self.max_history + 1)), len(peers)) if len(peers) else 0
+        total = self.prior + self.sums[speed][index]
+        count = self.prior_frames + self.frames[speed][index]
+        if h:
+            chosen = rng.choice(peers, size=h, replace=False)
+            total = total + self.sums[speed][chosen].sum(dim=0)
+            count += float(self.frames[speed][chosen].sum())
+        mean = (total / count).to(x.dtype)
+        std = x.std(dim=0, correction=0, keepdim=True).clamp_min(self.eps)
+        return (x - mean) / std

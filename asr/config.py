@@ -136,6 +136,16 @@ class TrainConfig:
     to ``crop_frames`` frames are dropped at each end. With probability ``noise_prob`` an
     utterance is instead recomputed from its waveform with coloured noise at an SNR drawn in
     ``noise_snr`` (dB).
+
+    With speaker CMVN (``frontend.cmvn="speaker"``), ``online_history`` chooses what the model
+    is trained for. ``None``: batch speaker CMVN (the speaker's mean over all of his training
+    utterances), validation and test likewise. An integer :math:`H`: online CMVN as a deployed
+    recognizer meets a new speaker (:class:`asr.augment.OnlineCmvnSimulator`): each draw of a
+    training utterance is normalized from the training prior (weight ``prior_frames`` frames),
+    :math:`h \\sim U\\{0..H\\}` other utterances of its speaker and itself; validation and test
+    are then scored one utterance at a time (prior and the utterance only, no other recording
+    of its speaker). ``prior_frames`` is stored with the model as the prior's weight for
+    ``asr recognize --speaker`` and ``asr eval --online``.
     """
 
     epochs: int = 30
@@ -162,6 +172,8 @@ class TrainConfig:
     noise_prob: float = 0.0
     noise_snr: list[float] = field(default_factory=lambda: [5.0, 25.0])
     hide_own_speaker: bool = False
+    online_history: int | None = None
+    prior_frames: float = 100.0
     patience: int = 0
     threads: int = 2
     jobs: int = 2
@@ -183,6 +195,8 @@ class TrainConfig:
         if len(self.noise_snr) != 2 or self.noise_snr[0] > self.noise_snr[1]:
             raise ConfigError(f"train.noise_snr: needs [low, high] in dB, got {self.noise_snr}")
         _check_range("train.patience", self.patience, low=0)
+        _check_range("train.online_history", self.online_history, low=0)
+        _check_range("train.prior_frames", self.prior_frames, low=0.0)
         _check_range("train.threads", self.threads, low=1)
         _check_range("train.jobs", self.jobs, low=1)
         for name in ("spec_time_masks", "spec_time_width", "spec_freq_masks", "spec_freq_width",
@@ -214,6 +228,9 @@ class Config:
         """Check every section; returns ``self``."""
         self.model.validate()
         self.train.validate()
+        if self.train.online_history is not None and self.frontend.cmvn != "speaker":
+            raise ConfigError("train.online_history: needs frontend.cmvn=speaker (it simulates "
+                              "online speaker CMVN)")
         if self.train.hide_own_speaker and self.model.templates_per_speaker < 1:
             raise ConfigError("train.hide_own_speaker: needs model.templates_per_speaker >= 1 "
                               "(templates that know their speaker)")
