@@ -47,7 +47,7 @@ def standardize_energies(energies: torch.Tensor) -> torch.Tensor:
 
 def combine_energies(energies: Sequence[torch.Tensor],
                      weights: Sequence[float] | None = None) -> torch.Tensor:
-    """Weighted sum :math:`\\sum_m w_m \tilde E_m` of the standardized energies [B, W] of
+    r"""Weighted sum :math:`\sum_m w_m \tilde E_m` of the standardized energies [B, W] of
     several experts (see the module docstring; default: every :math:`w_m = 1`).
 
     >>> a, b = torch.tensor([[0.0, 1.0]]), torch.tensor([[1.0, 0.0]])
