@@ -146,6 +146,10 @@ class TrainConfig:
     are then scored one utterance at a time (prior and the utterance only, no other recording
     of its speaker). ``prior_frames`` is stored with the model as the prior's weight for
     ``asr recognize --speaker`` and ``asr eval --online``.
+
+    ``init_encoder``: an experiment directory (or checkpoint file) whose trained TDNN starts
+    G_W instead of random weights, e.g. one trained on another corpus with more speakers (same
+    front end and TDNN shape); the templates are then initialized through it.
     """
 
     epochs: int = 30
@@ -174,6 +178,7 @@ class TrainConfig:
     hide_own_speaker: bool = False
     online_history: int | None = None
     prior_frames: float = 100.0
+    init_encoder: str | None = None
     patience: int = 0
     threads: int = 2
     jobs: int = 2

@@ -235,7 +235,8 @@ class Recognizer(nn.Module):
 # --- building a recognizer from training data ----------------------------------------------
 def build_recognizer(model: ModelConfig, words: Sequence[str], input_dim: int,
                      features: Sequence[torch.Tensor], labels: Sequence[int],
-                     seed: int = 0, speakers: Sequence[str] | None = None) -> Recognizer:
+                     seed: int = 0, speakers: Sequence[str] | None = None,
+                     encoder_state: dict | None = None) -> Recognizer:
     """A recognizer whose templates are initialized from training utterances.
 
     Parameters
@@ -253,6 +254,9 @@ def build_recognizer(model: ModelConfig, words: Sequence[str], input_dim: int,
         Speaker of each utterance; with ``model.templates_per_speaker > 0`` every word gets
         that many medoids from each speaker's utterances (and each template remembers its
         speaker), instead of ``templates_per_word`` medoids over all of them.
+    encoder_state : dict, optional
+        Weights of a trained TDNN of the same shape (pretraining): G_W starts from them, and
+        the templates are initialized through it.
     """
     labels = np.asarray(labels)
     missing = [w for i, w in enumerate(words) if not (labels == i).any()]
@@ -273,6 +277,10 @@ def build_recognizer(model: ModelConfig, words: Sequence[str], input_dim: int,
         return rec.eval()
     # A provisional recognizer (one 1-frame template per word) just to own the initial G_W.
     probe = Recognizer(words, input_dim, model, [1] * len(words), list(range(len(words))))
+    if encoder_state is not None:
+        if probe.encoder is None:
+            raise ValueError("encoder_state needs model.kind='tdnn'")
+        probe.encoder.load_state_dict(encoder_state)
     if model.input_norm == "global":
         probe.input_mean.copy_(mean)
         probe.input_std.copy_(std)

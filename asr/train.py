@@ -123,7 +123,8 @@ def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time
                  len(words), len(train_plain))
         recognizer = build_recognizer(mc, words, config.frontend.dim, train_plain,
                                       labels["train"].tolist(), seed=tc.seed,
-                                      speakers=[u.speaker for u in splits["train"]])
+                                      speakers=[u.speaker for u in splits["train"]],
+                                      encoder_state=_pretrained_encoder(config))
     else:
         recognizer, _ = recognizer_from_payload(state, source=str(last_path))
         if recognizer.words != words:
@@ -218,6 +219,31 @@ def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time
     (exp_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     LOG.info("test accuracy %s", results["test"]["accuracy"] if results["test"] else "n/a")
     return results
+
+
+def _pretrained_encoder(config: Config) -> dict | None:
+    """The TDNN weights of ``train.init_encoder`` (an experiment or checkpoint), checked against
+    this config's front end and TDNN shape; None when not set."""
+    source = config.train.init_encoder
+    if not source:
+        return None
+    from asr.checkpoint import load_recognizer
+
+    path = Path(source)
+    exp, which = (path, "best") if path.is_dir() else (path.parent, str(path))
+    recognizer, other = load_recognizer(exp, which=which)
+    mine = config.model
+    same = (other.frontend == config.frontend and recognizer.encoder is not None
+            and all(getattr(other.model, k) == getattr(mine, k) for k in _TDNN_SHAPE))
+    if not same:
+        raise ConfigError(f"train.init_encoder={source}: its front end or TDNN shape "
+                          f"({', '.join(_TDNN_SHAPE)}) differs from this config's")
+    LOG.info("TDNN initialized from %s", source)
+    return recognizer.encoder.state_dict()
+
+
+_TDNN_SHAPE = ("kind", "tdnn_dims", "tdnn_contexts", "tdnn_dilations", "tdnn_strides",
+               "embed_dim", "activation", "norm", "output_norm", "input_skip")
 
 
 # --- data -----------------------------------------------------------------------------------
