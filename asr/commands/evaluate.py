@@ -27,15 +27,30 @@ import click
                    "with the largest margins keep their answers and become DTW exemplars of "
                    "a second expert (asr.adapt), on the front end of the first dtw1nn --exp "
                    "(else the first --exp), added with equal weight to the models' energies.")
+@click.option("--online", is_flag=True,
+              help="Online speaker CMVN: each utterance decided from itself and its speaker's "
+                   "earlier utterances only (asr.features.online), speakers from the manifest.")
+@click.option("--order-seed", type=int, default=None,
+              help="With --online: meet the utterances in a random order fixed by this seed "
+                   "(default: manifest order).")
+@click.option("--prior-frames", type=click.FloatRange(0.0), default=None,
+              help="With --online: weight, in frames, of the training speakers' mean in each "
+                   "speaker's online mean. [default: 100]")
 @click.option("--jobs", type=click.IntRange(1), default=2, show_default=True,
               help="Processes for feature extraction.")
-def evaluate(exp_dirs, out_dir, manifest, which, fmt, speeds, self_fraction, jobs):
+def evaluate(exp_dirs, out_dir, manifest, which, fmt, speeds, self_fraction, online, order_seed,
+             prior_frames, jobs):
     """Score EXP on a manifest; write eval.json, confusion.png and rejection.png into EXP.
 
     The rejection figures give the fraction of utterances that must be rejected (lowest margin
     first) to bring the error among the accepted ones down to 1% and to 0.1%. With several
     --exp, the models (same vocabulary, each with its own front end) are combined as a product
     of experts (asr.ensemble) and the results go to --out.
+
+    eval.json records the mode: "strict" (each utterance decided from itself alone: no model
+    uses speaker CMVN, or every utterance has its own speaker id, as asr recognize without
+    --speaker), "online" (--online) or "batch" (speaker CMVN over all of a speaker's utterances,
+    or --self-exemplars: transductive, it reads the speaker's other recordings first).
     """
     import json
     from pathlib import Path
@@ -46,6 +61,11 @@ def evaluate(exp_dirs, out_dir, manifest, which, fmt, speeds, self_fraction, job
     from asr.evaluate import format_table, score
     from asr.inference import load_experiment, manifest_energies
 
+    if not online and (order_seed is not None or prior_frames is not None):
+        raise click.UsageError("--order-seed and --prior-frames need --online")
+    if online and self_fraction is not None:
+        raise click.UsageError("--self-exemplars reads a speaker's later utterances too: it "
+                               "cannot be combined with --online")
     exps = [Path(e) for e in exp_dirs]
     if len(exps) > 1 and out_dir is None:
         raise click.UsageError("an ensemble (several --exp) needs --out DIR for its results")
@@ -56,6 +76,9 @@ def evaluate(exp_dirs, out_dir, manifest, which, fmt, speeds, self_fraction, job
         manifest = data_dir / "test.jsonl"
         if not manifest.is_file():
             raise DataError(f"{manifest}: no test manifest (give one with --manifest)")
+    settings = None
+    if online:
+        settings = _online_settings(manifest, order_seed, prior_frames)
     energies, configs, words = [], [], None
     for e in exps:
         recognizer, config = load_experiment(e, which=which)
@@ -63,7 +86,7 @@ def evaluate(exp_dirs, out_dir, manifest, which, fmt, speeds, self_fraction, job
             raise DataError(f"{e}: vocabulary differs from {exps[0]}'s; cannot combine them")
         words = recognizer.words
         model_energies, labels, utterances = manifest_energies(
-            recognizer, config, manifest, jobs=jobs, speeds=sorted(set(speeds)))
+            recognizer, config, manifest, jobs=jobs, speeds=sorted(set(speeds)), online=settings)
         energies.append(model_energies)
         configs.append(config)
     energies = energies[0] if len(energies) == 1 else combine_energies(energies)
@@ -78,6 +101,10 @@ def evaluate(exp_dirs, out_dir, manifest, which, fmt, speeds, self_fraction, job
     result["speeds"] = sorted(set(speeds))
     result["self_exemplars"] = self_fraction
     result["experiments"] = [str(e) for e in exps]
+    result["mode"] = _mode(online, self_fraction, configs, utterances)
+    if online:
+        result["order_seed"] = order_seed
+        result["prior_frames"] = settings["prior_frames"]
     prefix = "" if Path(manifest).stem == "test" else f"{Path(manifest).stem}-"
     (exp / f"{prefix}eval.json").write_text(json.dumps(result, indent=2) + "\n")
     name = Path(manifest).name
@@ -91,6 +118,33 @@ def evaluate(exp_dirs, out_dir, manifest, which, fmt, speeds, self_fraction, job
                               indent=2))
     else:
         click.echo(format_table(result))
+
+
+def _online_settings(manifest, order_seed, prior_frames):
+    """Keyword arguments of asr.features.online_speaker_cmvn (less the prior mean)."""
+    import numpy as np
+
+    from asr.corpora import read_manifest
+    from asr.features.online import DEFAULT_PRIOR_FRAMES
+
+    n = len(read_manifest(manifest))
+    order = (list(range(n)) if order_seed is None
+             else np.random.default_rng(order_seed).permutation(n).tolist())
+    return {"order": order, "include_current": True,
+            "prior_frames": DEFAULT_PRIOR_FRAMES if prior_frames is None else prior_frames}
+
+
+def _mode(online, self_fraction, configs, utterances):
+    """"online", "batch" (statistics over a speaker's other utterances) or "strict"."""
+    if online:
+        return "online"
+    if self_fraction is not None:
+        return "batch"
+    speakers = [u.speaker for u in utterances]
+    shared = len(set(speakers)) < len(speakers)
+    if shared and any(c.frontend.cmvn == "speaker" for c in configs):
+        return "batch"
+    return "strict"
 
 
 def _with_self_exemplars(energies, utterances, frontend, manifest, fraction, jobs):
