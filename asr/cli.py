@@ -30,6 +30,7 @@ COMMANDS = {
     "recognize": "asr.commands.recognize:recognize",
     "align": "asr.commands.align:align",
     "compare-losses": "asr.commands.compare_losses:compare_losses",
+    "pick-weights": "asr.commands.pick_weights:pick_weights",
 }
 
 
