@@ -37,7 +37,8 @@ def pick_weights(exp_dirs, manifest, out_file, which, speeds, grid, jobs):
     try:
         candidates = sorted({float(x) for x in grid.split(",") if x.strip()})
     except ValueError:
-        raise click.BadParameter(f"{grid!r}: comma-separated numbers", param_hint="--grid")
+        raise click.BadParameter(f"{grid!r}: comma-separated numbers",
+                                 param_hint="--grid") from None
     if not candidates or min(candidates) < 0 or max(candidates) <= 0:
         raise click.BadParameter("needs non-negative numbers, one of them > 0",
                                  param_hint="--grid")
