@@ -36,8 +36,24 @@ def load_experiment(exp_dir, which="best"):
     return recognizer, config
 
 
+def cmvn_prior(recognizer, prior_frames=None):
+    """The prior of a recognizer's speaker CMVN: ``{"mean": Tensor [D], "prior_frames": tau}``.
+
+    ``tau`` is the weight the experiment was trained with (stored beside the mean; 100 frames
+    for checkpoints from before it was stored) unless ``prior_frames`` overrides it. None for
+    checkpoints saved without a prior: their speaker means come from the speaker's frames only.
+    """
+    from asr.features.online import DEFAULT_PRIOR_FRAMES
+
+    prior = getattr(recognizer, "feature_prior", None)
+    if prior is None:
+        return None
+    tau = prior.get("prior_frames", DEFAULT_PRIOR_FRAMES) if prior_frames is None else prior_frames
+    return {"mean": prior["mean"], "prior_frames": float(tau)}
+
+
 def manifest_energies(recognizer, config, manifest, *, cache_dir=None, jobs=1, speeds=(1.0,),
-                      online=None):
+                      online=None, strict=False):
     r"""Energies [B, W] and labels [B] of every utterance of a manifest.
 
     Features come from the feature cache (computed once per front-end config, file list and
@@ -49,8 +65,10 @@ def manifest_energies(recognizer, config, manifest, *, cache_dir=None, jobs=1, s
 
     each copy normalized on its own (with speaker CMVN, each speed's copies are a speaker).
     ``online`` (see :func:`manifest_features`) replaces batch speaker CMVN by online CMVN, with
-    the recognizer's stored prior (``recognizer.feature_prior``; none for old checkpoints),
-    each speed's copies a stream of their own with the same prior (the training mean at speed 1).
+    the recognizer's stored prior (:func:`cmvn_prior`; none for old checkpoints); ``strict``
+    takes every utterance as a speaker of its own (what ``asr recognize`` does without
+    ``--speaker``). Otherwise speaker CMVN is batch: each speaker's mean over all his utterances
+    in the manifest (and the prior).
     """
     from asr.corpora import read_manifest
 
@@ -63,13 +81,17 @@ def manifest_energies(recognizer, config, manifest, *, cache_dir=None, jobs=1, s
         raise DataError(
             f"{manifest}: words not in the model's vocabulary: {', '.join(unknown)}"
         )
+    if online is not None and strict:
+        raise ValueError("online and strict exclude each other")
+    prior = cmvn_prior(recognizer, None if online is None else online.get("prior_frames"))
     if online is not None:
-        prior = getattr(recognizer, "feature_prior", None)
-        online = {**online, "prior_mean": None if prior is None else prior["mean"]}
+        online = {**online, "prior_mean": None if prior is None else prior["mean"],
+                  "prior_frames": 0.0 if prior is None else prior["prior_frames"]}
     total = None
     for speed in speeds:
         features = manifest_features(utterances, config.frontend, manifest, speed=speed,
-                                     cache_dir=cache_dir, jobs=jobs, online=online)
+                                     cache_dir=cache_dir, jobs=jobs, online=online,
+                                     prior=prior, strict=strict)
         with torch.no_grad():
             energies = recognizer.energies(features)
         total = energies if total is None else total + energies
@@ -78,20 +100,21 @@ def manifest_energies(recognizer, config, manifest, *, cache_dir=None, jobs=1, s
 
 
 def manifest_features(utterances, frontend, manifest, *, speed=1.0, cache_dir=None, jobs=1,
-                      online=None):
+                      online=None, prior=None, strict=False):
     """Front-end features of a manifest's utterances at one speed, from the feature cache beside
     the manifest (or ``cache_dir``), speaker CMVN applied when ``frontend`` asks for it: over
-    each speaker's utterances (batch), or, with ``online`` (a dict of the keyword arguments of
+    each speaker's utterances and the experiment's ``prior`` (batch; each utterance on its own
+    with ``strict``), or, with ``online`` (a dict of the keyword arguments of
     :func:`asr.features.online_speaker_cmvn`: ``order``, ``prior_mean``, ``prior_frames``,
     ``include_current``), each utterance from its speaker's earlier ones only."""
     from asr.features import FeatureCache, finish_cmvn, online_speaker_cmvn
 
     cache = FeatureCache(cache_dir or Path(manifest).resolve().parent / ".cache" / "features")
     features = cache.get(utterances, frontend, speed=float(speed), jobs=jobs)
-    speakers = [u.speaker for u in utterances]
+    speakers = [u.id if strict else u.speaker for u in utterances]
     if online is not None and frontend.cmvn == "speaker":
         return online_speaker_cmvn(features, speakers, **online)
-    return finish_cmvn(features, speakers, frontend)
+    return finish_cmvn(features, speakers, frontend, prior=prior)
 
 
 def recognize_files(recognizer, config, paths, top=1, speaker=None):

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from asr.augment import Augmenter, NoisyFeatures
+from asr.augment import Augmenter, NoisyFeatures, OnlineCmvnSimulator
 from asr.checkpoint import (
     load_checkpoint,
     recognizer_from_payload,
@@ -99,9 +99,20 @@ def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time
               for name, utts in splits.items()}
 
     cache = _cache(data_dir, config)
-    feats = _features(cache, config, splits)
-    train_plain = (feats["train"][tc.speeds.index(1.0)] if 1.0 in tc.speeds
-                   else _features_of(cache, config, splits["train"], speed=1.0))
+    prior = None
+    if config.frontend.cmvn == "speaker":  # the prior of online speaker CMVN
+        from asr.features import feature_prior
+
+        prior = feature_prior(cache.get(splits["train"], config.frontend, speed=1.0,
+                                        jobs=tc.jobs))
+        prior["prior_frames"] = tc.prior_frames
+    feats = _features(cache, config, splits, prior)
+    if tc.online_history is not None:
+        train_plain = _strict(cache.get(splits["train"], config.frontend, speed=1.0,
+                                        jobs=tc.jobs), prior)
+    else:
+        train_plain = (feats["train"][tc.speeds.index(1.0)] if 1.0 in tc.speeds
+                       else _features_of(cache, config, splits["train"], speed=1.0))
 
     if state is None:
         from asr.model import build_recognizer
@@ -112,17 +123,15 @@ def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time
                  len(words), len(train_plain))
         recognizer = build_recognizer(mc, words, config.frontend.dim, train_plain,
                                       labels["train"].tolist(), seed=tc.seed,
-                                      speakers=[u.speaker for u in splits["train"]])
+                                      speakers=[u.speaker for u in splits["train"]],
+                                      encoder_state=_pretrained_encoder(config))
     else:
         recognizer, _ = recognizer_from_payload(state, source=str(last_path))
         if recognizer.words != words:
             raise CheckpointError(f"{last_path}: trained on words {recognizer.words}, the data "
                                   f"has {words}")
-    if config.frontend.cmvn == "speaker":  # the prior of online speaker CMVN
-        from asr.features import feature_prior
-
-        recognizer.feature_prior = feature_prior(
-            cache.get(splits["train"], config.frontend, speed=1.0, jobs=tc.jobs))
+    if prior is not None:
+        recognizer.feature_prior = prior
     loss_fn = LOSSES[tc.loss]
     trainable = mc.kind != "dtw1nn" and tc.epochs > 0
     optimizer = _optimizer(recognizer, tc) if trainable else None
@@ -152,9 +161,11 @@ def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time
         _save_last(exp_dir, recognizer, config, optimizer, rngs, history, best, 0, False, 0.0)
     _write_metrics(exp_dir, history)
 
+    # masks write the mean the model sees: in the standardized domain under input_norm=global
+    fill = recognizer.input_mean.detach().clone() if mc.input_norm == "global" else None
     augmenter = Augmenter(config.frontend, tc.vtlp, tc.spec_time_masks, tc.spec_time_width,
                           tc.spec_freq_masks, tc.spec_freq_width, tc.feature_noise,
-                          tc.crop_frames)
+                          tc.crop_frames, fill)
     noisy = None
     if trainable and tc.noise_prob > 0:
         means = None
@@ -166,6 +177,10 @@ def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time
             means = {s: speaker_means(cache.get(splits["train"], config.frontend, speed=s,
                                                 jobs=tc.jobs), speakers) for s in tc.speeds}
         noisy = NoisyFeatures(splits["train"], config.frontend, tc.noise_snr, means)
+    online = None
+    if trainable and tc.online_history is not None:
+        online = OnlineCmvnSimulator(feats["train"], [u.speaker for u in splits["train"]],
+                                     prior["mean"], tc.prior_frames, tc.online_history)
     epoch_start = time.time()
     for epoch in range(start_epoch + 1, tc.epochs + 1 if trainable else 0):
         if stopped:
@@ -178,7 +193,7 @@ def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time
                                  for u in splits["train"]], dtype=torch.long)
         train_loss = _train_epoch(recognizer, optimizer, feats["train"], labels["train"],
                                   loss_fn, tc, augmenter, rngs["np"], epoch, progress, hide,
-                                  noisy)
+                                  noisy, online)
         valid = _score(recognizer, feats["valid"][0], labels["valid"], loss_fn, tc.loss_params)
         row = {"epoch": epoch, "train_loss": train_loss, "valid_loss": valid["loss"],
                "valid_accuracy": valid["accuracy"], "lr": optimizer.param_groups[0]["lr"],
@@ -204,6 +219,31 @@ def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time
     (exp_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     LOG.info("test accuracy %s", results["test"]["accuracy"] if results["test"] else "n/a")
     return results
+
+
+def _pretrained_encoder(config: Config) -> dict | None:
+    """The TDNN weights of ``train.init_encoder`` (an experiment or checkpoint), checked against
+    this config's front end and TDNN shape; None when not set."""
+    source = config.train.init_encoder
+    if not source:
+        return None
+    from asr.checkpoint import load_recognizer
+
+    path = Path(source)
+    exp, which = (path, "best") if path.is_dir() else (path.parent, str(path))
+    recognizer, other = load_recognizer(exp, which=which)
+    mine = config.model
+    same = (other.frontend == config.frontend and recognizer.encoder is not None
+            and all(getattr(other.model, k) == getattr(mine, k) for k in _TDNN_SHAPE))
+    if not same:
+        raise ConfigError(f"train.init_encoder={source}: its front end or TDNN shape "
+                          f"({', '.join(_TDNN_SHAPE)}) differs from this config's")
+    LOG.info("TDNN initialized from %s", source)
+    return recognizer.encoder.state_dict()
+
+
+_TDNN_SHAPE = ("kind", "tdnn_dims", "tdnn_contexts", "tdnn_dilations", "tdnn_strides",
+               "embed_dim", "activation", "norm", "output_norm", "input_skip")
 
 
 # --- data -----------------------------------------------------------------------------------
@@ -242,14 +282,35 @@ def _features_of(cache, config: Config, utterances, speed: float) -> list:
     return finish_cmvn(feats, [u.speaker for u in utterances], config.frontend)
 
 
-def _features(cache, config: Config, splits: dict) -> dict:
-    """Front-end features: ``{"train": [per speed: list], "valid": [list], "test": [list]}``."""
-    out = {"train": [_features_of(cache, config, splits["train"], s)
-                     for s in config.train.speeds]}
+def _features(cache, config: Config, splits: dict, prior: dict | None = None) -> dict:
+    """Front-end features: ``{"train": [per speed: list], "valid": [list], "test": [list]}``.
+
+    With ``train.online_history`` set, the training features stay raw (normalized per draw by
+    :class:`asr.augment.OnlineCmvnSimulator`) and validation and test utterances are normalized
+    one at a time from the training ``prior`` (:func:`_strict`).
+    """
+    tc = config.train
+    if tc.online_history is not None:
+        out = {"train": [cache.get(splits["train"], config.frontend, speed=s, jobs=tc.jobs)
+                         for s in tc.speeds]}
+        for name in ("valid", "test"):
+            if name in splits:
+                out[name] = [_strict(cache.get(splits[name], config.frontend, speed=1.0,
+                                               jobs=tc.jobs), prior)]
+        return out
+    out = {"train": [_features_of(cache, config, splits["train"], s) for s in tc.speeds]}
     for name in ("valid", "test"):
         if name in splits:
             out[name] = [_features_of(cache, config, splits[name], 1.0)]
     return out
+
+
+def _strict(features, prior: dict) -> list:
+    """Online speaker CMVN of each utterance on its own: the training prior and the utterance
+    (what a recognizer that meets a new speaker knows at his first word)."""
+    from asr.features import OnlineCmvn
+
+    return [OnlineCmvn(prior["mean"], prior["prior_frames"]).normalize(f) for f in features]
 
 
 def bucket_batches(lengths, batch_size: int, rng: np.random.Generator) -> list[list[int]]:
@@ -298,7 +359,7 @@ def lr_factor(step: int, total: int, warmup: int, schedule: str) -> float:
 
 
 def _train_epoch(recognizer, optimizer, train_feats, labels, loss_fn, tc, augmenter, rng,
-                 epoch, progress, hide=None, noisy=None) -> float:
+                 epoch, progress, hide=None, noisy=None, online=None) -> float:
     from tqdm import tqdm
 
     recognizer.train()
@@ -317,7 +378,10 @@ def _train_epoch(recognizer, optimizer, train_feats, labels, loss_fn, tc, augmen
         factor = lr_factor(step, total_steps, warmup, tc.lr_schedule)
         for group in optimizer.param_groups:
             group["lr"] = group["base_lr"] * factor
-        feats = [train_feats[speed[i]][i] for i in batch]
+        if online is not None:
+            feats = [online(i, speed[i], rng) for i in batch]
+        else:
+            feats = [train_feats[speed[i]][i] for i in batch]
         if noisy is not None:
             feats = [noisy(i, tc.speeds[speed[i]], rng) if rng.random() < tc.noise_prob else f
                      for i, f in zip(batch, feats, strict=True)]

@@ -113,15 +113,11 @@ def test_recognize_equals_eval_on_the_strict_manifest(exps, data_dir, tmp_path):
     correct = [rows[str(u.path)]["words"][0] == u.word for u in utts]
     assert scored["accuracy"] == pytest.approx(sum(correct) / len(utts))
     assert scored["accuracy"] == score(expected, labels, words)["accuracy"]
-    # each file on its own but normalized from the training prior and itself
-    with_prior = invoke("recognize", *both, *[u.path for u in utts], "--prior-frames", 30,
-                        "--format", "json")
+    # --online on one-utterance speakers: each a new speaker (the prior and itself), strict
     online = invoke("eval", *both, "--manifest", strict, "--out", tmp_path / "o", "--online",
-                    "--prior-frames", 30, "--format", "json")
-    correct = [answers(with_prior)[str(u.path)]["words"][0] == u.word for u in utts]
+                    "--format", "json")
     online = json.loads(online.output)
-    assert online["accuracy"] == pytest.approx(sum(correct) / len(utts))
-    assert online["mode"] == "strict" and online["prior_frames"] == 30
+    assert online["mode"] == "strict" and online["accuracy"] == pytest.approx(scored["accuracy"])
     batch = invoke("eval", "--exp", exps["speaker"], "--format", "json")
     assert json.loads(batch.output)["mode"] == "batch"
 
@@ -154,13 +150,13 @@ def test_speaker_state_persists_between_calls_as_the_formula_says(exps, data_dir
         TAU + raw_a.shape[0] + raw_b.shape[0])
     got = answers(second)[str(b)]["energies"]
     assert got == pytest.approx(expected(both), rel=1e-4, abs=1e-4)
-    # without the state: the file on its own; with --reset: the prior and the file only
+    # without the state, and with --reset: a new speaker, the prior and the file only
+    fresh = (TAU * prior + raw_b.double().sum(0)) / (TAU + raw_b.shape[0])
     alone = answers(invoke("recognize", "--exp", exps["speaker"], b, "--top", 3,
                            "--format", "json"))[str(b)]["energies"]
-    assert alone == pytest.approx(expected(raw_b.double().mean(0)), rel=1e-4, abs=1e-4)
+    assert alone == pytest.approx(expected(fresh), rel=1e-4, abs=1e-4)
     assert alone != pytest.approx(got, rel=1e-3)
     reset = invoke("recognize", "--exp", exps["speaker"], b, *state, "--reset")
-    fresh = (TAU * prior + raw_b.double().sum(0)) / (TAU + raw_b.shape[0])
     assert answers(reset)[str(b)]["energies"] == pytest.approx(expected(fresh), rel=1e-4,
                                                                abs=1e-4)
     (stats,) = json.loads((tmp_path / "jo.json").read_text())["streams"].values()
@@ -248,3 +244,47 @@ def test_train_stores_the_training_mean_as_the_prior(exps, data_dir):
     assert prior["frames"] == frames.shape[0]
     torch.testing.assert_close(prior["mean"], frames.mean(0).float(), rtol=1e-4, atol=1e-4)
     assert load_experiment(exps["meanvar"])[0].feature_prior is None  # per-utterance CMVN
+
+
+def test_eval_strict_flag_equals_the_strict_manifest_and_weights_apply(exps, data_dir, tmp_path):
+    """--strict takes each utterance as its own speaker (same energies as a manifest of
+    one-utterance speakers); --weight scales each expert; pick-weights chooses them on held-out
+    utterances and writes what eval and recognize take."""
+    from asr.ensemble import combine_energies
+    from asr.inference import load_experiment, manifest_energies
+
+    test = data_dir / "test.jsonl"
+    strict = tmp_path / "strict.jsonl"
+    write_manifest(strict, [Utterance(id=u.id, path=u.path, word=u.word, speaker=u.id,
+                                      duration=u.duration) for u in read_manifest(test)])
+    rec, cfg = load_experiment(exps["speaker"])
+    flag, _, _ = manifest_energies(rec, cfg, test, strict=True)
+    manifest, _, _ = manifest_energies(rec, cfg, strict)
+    batch, _, _ = manifest_energies(rec, cfg, test)
+    torch.testing.assert_close(flag, manifest)
+    assert not torch.allclose(flag, batch)
+
+    both = ["--exp", exps["speaker"], "--exp", exps["meanvar"]]
+    out = invoke("eval", *both, "--weight", 2, "--weight", 0.5, "--strict", "--out",
+                 tmp_path / "w", "--format", "json")
+    assert out.exit_code == 0, out.output
+    result = json.loads(out.output)
+    assert result["mode"] == "strict" and result["weights"] == [2.0, 0.5]
+    rec2, cfg2 = load_experiment(exps["meanvar"])
+    other, labels, _ = manifest_energies(rec2, cfg2, test, strict=True)
+    expected = combine_energies([flag, other], [2.0, 0.5])
+    assert result["accuracy"] == pytest.approx(
+        float((expected.argmin(1) == labels).float().mean()))
+    bad = invoke("eval", *both, "--weight", 1, "--out", tmp_path / "x")
+    assert bad.exit_code == 2 and "--weight" in bad.output
+
+    picked = invoke("pick-weights", *both, "--manifest", data_dir / "valid.jsonl",
+                    "--out", tmp_path / "choice.json", "--grid", "0,1")
+    assert picked.exit_code == 0, picked.output
+    choice = json.loads((tmp_path / "choice.json").read_text())
+    assert len(choice["weights"]) == 2 and max(choice["weights"]) == 1.0
+    assert choice["accuracy"] >= max(choice["each_expert_accuracy"]) - 1e-9
+    assert choice["validation_speakers"] == ["george", "lucas", "nicolas", "yweweler"]
+    weights = [a for w in choice["weights"] for a in ("--weight", w)]
+    rec_out = invoke("recognize", *both, *weights, str(read_manifest(test)[0].path))
+    assert rec_out.exit_code == 0, rec_out.output

@@ -227,3 +227,22 @@ def test_learning_rate_schedule():
     assert lr_factor(10, 100, 10, "cosine") == pytest.approx(1.0)
     assert lr_factor(55, 100, 10, "cosine") == pytest.approx(0.5)
     assert lr_factor(99, 100, 0, "constant") == 1.0
+
+
+def test_training_masks_in_the_standardized_domain(tiny, tmp_path, monkeypatch):
+    """Under model.input_norm=global, train's SpecAugment fills masks with the model's input
+    mean (0 once standardized), not with raw zeros."""
+    seen = {}
+    real = train_module.Augmenter
+
+    def spy(*args, **kwargs):
+        aug = real(*args, **kwargs)
+        seen["fill"] = aug.fill
+        return aug
+
+    monkeypatch.setattr(train_module, "Augmenter", spy)
+    train(tiny, tmp_path / "exp", config("model.input_norm=global", "frontend.cmvn=none",
+                                         "train.epochs=1"), progress=False)
+    rec, _ = load_recognizer(tmp_path / "exp", "last")
+    torch.testing.assert_close(seen["fill"], rec.input_mean)
+    assert float(rec.input_mean.abs().max()) > 1.0

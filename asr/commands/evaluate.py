@@ -35,11 +35,19 @@ import click
                    "(default: manifest order).")
 @click.option("--prior-frames", type=click.FloatRange(0.0), default=None,
               help="With --online: weight, in frames, of the training speakers' mean in each "
-                   "speaker's online mean. [default: 100]")
+                   "speaker's online mean. [default: the experiment's own, "
+                   "train.prior_frames]")
+@click.option("--strict", is_flag=True,
+              help="Every utterance on its own, as a speaker of its own (what asr recognize "
+                   "does without --speaker): no statistics from the speaker's other "
+                   "recordings.")
+@click.option("--weight", "weights", type=click.FloatRange(0.0), multiple=True,
+              help="Weight of each --exp in the ensemble, in the same order (as chosen by "
+                   "asr pick-weights on a validation speaker). [default: equal]")
 @click.option("--jobs", type=click.IntRange(1), default=2, show_default=True,
               help="Processes for feature extraction.")
 def evaluate(exp_dirs, out_dir, manifest, which, fmt, speeds, self_fraction, online, order_seed,
-             prior_frames, jobs):
+             prior_frames, strict, weights, jobs):
     """Score EXP on a manifest; write eval.json, confusion.png and rejection.png into EXP.
 
     The rejection figures give the fraction of utterances that must be rejected (lowest margin
@@ -64,6 +72,12 @@ def evaluate(exp_dirs, out_dir, manifest, which, fmt, speeds, self_fraction, onl
 
     if not online and (order_seed is not None or prior_frames is not None):
         raise click.UsageError("--order-seed and --prior-frames need --online")
+    if strict and (online or self_fraction is not None):
+        raise click.UsageError("--strict takes each utterance on its own: it cannot be combined "
+                               "with --online or --self-exemplars")
+    if weights and len(weights) != len(exp_dirs):
+        raise click.UsageError(f"--weight: give one per --exp ({len(exp_dirs)}), "
+                               f"got {len(weights)}")
     if online and self_fraction is not None:
         raise click.UsageError("--self-exemplars reads a speaker's later utterances too: it "
                                "cannot be combined with --online")
@@ -87,10 +101,12 @@ def evaluate(exp_dirs, out_dir, manifest, which, fmt, speeds, self_fraction, onl
             raise DataError(f"{e}: vocabulary differs from {exps[0]}'s; cannot combine them")
         words = recognizer.words
         model_energies, labels, utterances = manifest_energies(
-            recognizer, config, manifest, jobs=jobs, speeds=sorted(set(speeds)), online=settings)
+            recognizer, config, manifest, jobs=jobs, speeds=sorted(set(speeds)), online=settings,
+            strict=strict)
         energies.append(model_energies)
         configs.append(config)
-    energies = energies[0] if len(energies) == 1 else combine_energies(energies)
+    energies = (energies[0] if len(energies) == 1
+                else combine_energies(energies, list(weights) or None))
     if self_fraction is not None:
         frontend = next((c.frontend for c in configs if c.model.kind == "dtw1nn"),
                         configs[0].frontend)
@@ -102,7 +118,8 @@ def evaluate(exp_dirs, out_dir, manifest, which, fmt, speeds, self_fraction, onl
     result["speeds"] = sorted(set(speeds))
     result["self_exemplars"] = self_fraction
     result["experiments"] = [str(e) for e in exps]
-    result["mode"] = _mode(online, self_fraction, configs, utterances)
+    result["mode"] = "strict" if strict else _mode(online, self_fraction, configs, utterances)
+    result["weights"] = list(weights) or None
     if online:
         result["order_seed"] = order_seed
         result["prior_frames"] = settings["prior_frames"]
@@ -127,13 +144,11 @@ def _online_settings(manifest, order_seed, prior_frames):
     import numpy as np
 
     from asr.corpora import read_manifest
-    from asr.features.online import DEFAULT_PRIOR_FRAMES
 
     n = len(read_manifest(manifest))
     order = (list(range(n)) if order_seed is None
              else np.random.default_rng(order_seed).permutation(n).tolist())
-    return {"order": order, "include_current": True,
-            "prior_frames": DEFAULT_PRIOR_FRAMES if prior_frames is None else prior_frames}
+    return {"order": order, "include_current": True, "prior_frames": prior_frames}
 
 
 def _mode(online, self_fraction, configs, utterances):

@@ -43,14 +43,17 @@ def _finish(splits, out: Path) -> None:
                    "default: the standard split, takes 0-4 test.")
 @click.option("--valid-fraction", type=FRACTION, default=0.1, show_default=True,
               help="Fraction of the training takes (the highest ones) kept for validation.")
-def fsdd(data_dir, out, test_speakers, valid_fraction):
+@click.option("--valid-speakers", default=None,
+              help="Comma-separated speakers put entirely in validation (with --test-speakers; "
+                   "replaces --valid-fraction): settings are then chosen on an unheard voice.")
+def fsdd(data_dir, out, test_speakers, valid_fraction, valid_speakers):
     """Free Spoken Digit Dataset: DATA_DIR/recordings/{digit}_{speaker}_{take}.wav.
 
     DATA_DIR may be the corpus root or its recordings/ folder.
     """
     from asr.corpora import fsdd as corpus
 
-    _finish(corpus.prepare(data_dir, test_speakers, valid_fraction), out)
+    _finish(corpus.prepare(data_dir, test_speakers, valid_fraction, valid_speakers), out)
 
 
 @prepare.command("speech-commands",

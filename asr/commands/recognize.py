@@ -28,27 +28,28 @@ import click
                                             "only forget it).")
 @click.option("--prior-frames", type=click.FloatRange(0.0), default=None,
               help="Weight, in frames, of the training speakers' mean in the online speaker "
-                   "mean [default: 100 with --speaker]. Without --speaker: each file is still "
-                   "on its own, normalized from that prior and itself (as asr eval --online "
-                   "on a manifest where every utterance has its own speaker).")
+                   "mean. [default: the experiment's own, train.prior_frames]")
+@click.option("--weight", "weights", type=click.FloatRange(0.0), multiple=True,
+              help="Weight of each --exp in the ensemble, in the same order (as chosen by "
+                   "asr pick-weights). [default: equal]")
 def recognize(exp_dirs, files, top, which, fmt, speeds, speaker, state_dir, reset,
-              prior_frames):
+              prior_frames, weights):
     """Recognize each FILE, one at a time; FILE '-' reads paths from stdin, one per line, each
     answered as soon as it is read. A file that fails gets a one-line error on stderr and the
     others are still recognized; the exit status is 1 when any file failed.
 
     Without --speaker every file is on its own: a model trained with speaker CMVN takes the
-    file as a speaker with one utterance (its own mean and variance), and no file's answer
-    depends on the other files. With --speaker NAME the speaker's statistics are kept in
-    STATE_DIR/NAME.json between calls and updated after each file (asr.features.online)."""
+    file as a speaker with one utterance (the training prior and the file's own frames), and
+    no file's answer depends on the other files. With --speaker NAME the speaker's statistics
+    are kept in STATE_DIR/NAME.json between calls and updated after each file
+    (asr.features.online)."""
     import json
     import sys
 
-    from asr.features.online import DEFAULT_PRIOR_FRAMES
     from asr.recognition import SpeakerState, System, default_state_dir
 
-    if speaker is None and (reset or state_dir is not None):
-        raise click.UsageError("--reset and --state-dir need --speaker NAME")
+    if speaker is None and (reset or state_dir is not None or prior_frames is not None):
+        raise click.UsageError("--reset, --state-dir and --prior-frames need --speaker NAME")
     if not files and not reset:
         raise click.UsageError("give one or more FILEs, or '-' to read paths from stdin")
     if "-" in files and len(files) > 1:
@@ -61,15 +62,15 @@ def recognize(exp_dirs, files, top, which, fmt, speeds, speaker, state_dir, rese
             state.path.unlink(missing_ok=True)
     if not files:
         return
-    system = System.load(exp_dirs, which=which, speeds=speeds,
-                         prior_frames=DEFAULT_PRIOR_FRAMES if prior_frames is None
-                         else prior_frames)
+    if weights and len(weights) != len(exp_dirs):
+        raise click.UsageError(f"--weight: give one per --exp ({len(exp_dirs)}), "
+                               f"got {len(weights)}")
+    system = System.load(exp_dirs, which=which, speeds=speeds, prior_frames=prior_frames,
+                         weights=list(weights) or None)
     paths = _stdin_paths() if files == ("-",) else files
     failed = 0
     for path in paths:
-        # without --speaker but with a prior: a fresh in-memory speaker for every file
-        alone = SpeakerState("file") if state is None and prior_frames is not None else None
-        r = system.recognize(path, speaker=state or alone, top=top)
+        r = system.recognize(path, speaker=state, top=top)
         if fmt == "json":
             click.echo(json.dumps(r.to_dict()))
         elif not r.error:

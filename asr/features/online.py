@@ -51,9 +51,10 @@ from dataclasses import dataclass, field
 
 import torch
 
-# tau: about one to two utterances' worth of frames. Chosen on training speakers only (DTW 1-NN,
-# each of four training speakers held out in turn): the online accuracy was flat for tau in
-# [0, 300] frames and lower at 1000.
+# tau for checkpoints that do not store theirs (train.prior_frames): about one to two
+# utterances' worth of frames. On training speakers only (DTW 1-NN, each of four training
+# speakers held out in turn) the online accuracy was flat for tau in [0, 300] frames and lower
+# at 1000.
 DEFAULT_PRIOR_FRAMES = 100.0
 
 

@@ -23,7 +23,6 @@ from pathlib import Path
 import torch
 
 from asr.errors import AsrError, DataError
-from asr.features.online import DEFAULT_PRIOR_FRAMES
 from asr.inference import FileResult
 from asr.recognition.speakers import SpeakerState, stream_key
 
@@ -37,20 +36,27 @@ class System:
         Loaded experiments (same vocabulary, each with its own front end).
     speeds : sequence of float
         Speed factors whose energies are averaged (1.0: none).
-    prior_frames : float
-        :math:`\\tau`, the weight of each experiment's prior in online CMVN.
+    prior_frames : float, optional
+        :math:`\\tau`, the weight of each experiment's prior in speaker CMVN (default: the
+        weight each experiment was trained with, :func:`asr.inference.cmvn_prior`).
     include_current : bool
         Whether a file's own frames enter its online speaker mean.
+    weights : sequence of float, optional
+        Weight of each experiment in the product of experts (default: equal).
     """
 
     def __init__(self, members, speeds: Sequence[float] = (1.0,),
-                 prior_frames: float = DEFAULT_PRIOR_FRAMES, include_current: bool = True):
+                 prior_frames: float | None = None, include_current: bool = True,
+                 weights: Sequence[float] | None = None):
         if not members:
             raise ValueError("a System needs at least one recognizer")
         self.members = list(members)
         self.words = self.members[0][0].words
         self.speeds = sorted({float(s) for s in speeds})
-        self.prior_frames = float(prior_frames)
+        self.prior_frames = None if prior_frames is None else float(prior_frames)
+        if weights is not None and len(weights) != len(self.members):
+            raise ValueError(f"{len(weights)} weights for {len(self.members)} experiments")
+        self.weights = None if weights is None else [float(w) for w in weights]
         self.include_current = bool(include_current)
         # distinct (front end, speed) streams, each computed once per file
         self.streams = {}
@@ -84,14 +90,16 @@ class System:
                   speaker: SpeakerState | None = None) -> torch.Tensor:
         """A stream's raw features as model ``member`` expects them (see the module docstring)."""
         from asr.features import speaker_cmvn
+        from asr.inference import cmvn_prior
 
         recognizer, config = self.members[member]
         if config.frontend.cmvn != "speaker":
             return feats
-        if speaker is None:
-            return speaker_cmvn([feats], [""])[0]
-        prior = getattr(recognizer, "feature_prior", None)
-        state = speaker.cmvn(key, None if prior is None else prior["mean"], self.prior_frames,
+        prior = cmvn_prior(recognizer, self.prior_frames)
+        if speaker is None:  # a speaker of his own: the prior and the file (asr eval --strict)
+            return speaker_cmvn([feats], [""], prior=prior)[0]
+        state = speaker.cmvn(key, None if prior is None else prior["mean"],
+                             0.0 if prior is None else prior["prior_frames"],
                              self.include_current)
         try:
             return state.normalize(feats)
@@ -115,7 +123,8 @@ class System:
                     e = recognizer.energies([feats])
                 total = e if total is None else total + e
             per_model.append(total / len(self.speeds))
-        return per_model[0] if len(per_model) == 1 else combine_energies(per_model)
+        return (per_model[0] if len(per_model) == 1
+                else combine_energies(per_model, self.weights))
 
     def speaker_streams(self) -> list[str]:
         """The streams whose statistics a speaker state keeps (front ends with speaker CMVN)."""
