@@ -31,6 +31,7 @@ COMMANDS = {
     "align": "asr.commands.align:align",
     "compare-losses": "asr.commands.compare_losses:compare_losses",
     "pick-weights": "asr.commands.pick_weights:pick_weights",
+    "learning-curve": "asr.commands.learning_curve:learning_curve",
 }
 
 

@@ -31,6 +31,9 @@ from asr.errors import ConfigError
 from asr.features import FrontendConfig
 
 MODEL_KINDS = ("tdnn", "templates", "dtw1nn")
+# a value resolved from the training data when training starts (asr.training.auto)
+AUTO = "auto"
+Auto = Literal["auto"]
 
 
 @dataclass
@@ -72,17 +75,17 @@ class ModelConfig:
 
     kind: Literal["tdnn", "templates", "dtw1nn"] = "tdnn"
     input_norm: Literal["none", "global"] = "none"
-    tdnn_dims: list[int] = field(default_factory=lambda: [256, 256, 256])
+    tdnn_dims: list[int] | Auto = field(default_factory=lambda: [256, 256, 256])
     tdnn_contexts: list[int] = field(default_factory=lambda: [5, 3, 3])
     tdnn_dilations: list[int] = field(default_factory=lambda: [1, 2, 3])
     tdnn_strides: list[int] = field(default_factory=lambda: [1, 2, 1])
-    embed_dim: int | None = 64
+    embed_dim: int | None | Auto = 64
     activation: Literal["relu", "gelu", "tanh", "sigmoid"] = "relu"
     norm: Literal["layer", "none"] = "layer"
-    dropout: float = 0.1
+    dropout: float | Auto = 0.1
     output_norm: Literal["none", "l2", "layer", "utterance"] = "none"
     input_skip: bool = False
-    templates_per_word: int = 4
+    templates_per_word: int | Auto = 4
     templates_per_speaker: int = 0
     template_init: Literal["medoids", "dba"] = "medoids"
     init_max_utterances: int = 200
@@ -96,13 +99,13 @@ class ModelConfig:
 
     def validate(self) -> None:
         """Check ranges that types cannot express; raise ConfigError naming the key."""
-        n = len(self.tdnn_dims)
+        n = len(self.tdnn_contexts) if self.tdnn_dims == AUTO else len(self.tdnn_dims)
         for name in ("tdnn_contexts", "tdnn_dilations", "tdnn_strides"):
             if len(getattr(self, name)) != n:
                 raise ConfigError(f"model.{name}: needs one entry per layer of model.tdnn_dims "
                                   f"({n}), got {len(getattr(self, name))}")
         for name in ("tdnn_dims", "tdnn_contexts", "tdnn_dilations", "tdnn_strides"):
-            if any(v < 1 for v in getattr(self, name)):
+            if getattr(self, name) != AUTO and any(v < 1 for v in getattr(self, name)):
                 raise ConfigError(f"model.{name}: every entry must be >= 1")
         _check_range("model.embed_dim", self.embed_dim, low=1)
         _check_range("model.dropout", self.dropout, low=0.0, high=1.0, high_open=True)
@@ -152,13 +155,13 @@ class TrainConfig:
     front end and TDNN shape); the templates are then initialized through it.
     """
 
-    epochs: int = 30
+    epochs: int | Auto = 30
     batch_size: int = 32
     optimizer: Literal["adam", "sgd"] = "adam"
     lr: float = 0.001
     template_lr: float | None = None
     momentum: float = 0.9
-    weight_decay: float = 0.0
+    weight_decay: float | Auto = 0.0
     lr_schedule: Literal["constant", "cosine"] = "cosine"
     warmup_epochs: int = 0
     grad_clip: float | None = 5.0
@@ -417,7 +420,7 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
 
 
 def _check_range(name, value, low=None, high=None, high_open=False):
-    if value is None:
+    if value is None or value == AUTO:  # "auto": checked once resolved
         return
     if low is not None and value < low:
         raise ConfigError(f"{name}: must be >= {low}, got {value}")

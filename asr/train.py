@@ -74,7 +74,13 @@ def train(data_dir, exp_dir, config: Config, resume: bool = False, command_line=
 
 def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time):
     from asr.losses import LOSSES
+    from asr.training.auto import resolve_auto
 
+    splits = _read_splits(data_dir)
+    config, auto = resolve_auto(config, splits["train"])  # "auto" values from the data
+    for key, entry in auto.items():
+        if key != "data":
+            LOG.info("auto: %s = %s (%s)", key, entry["value"], entry["rule"])
     tc, mc = config.train, config.model
     _set_threads(tc.threads)
     last_path = exp_dir / "last.pt"
@@ -87,7 +93,6 @@ def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time
         LOG.info("no checkpoint in %s: starting from scratch", exp_dir)
     save_config(config, exp_dir / "config.yaml")
 
-    splits = _read_splits(data_dir)
     words = sorted({u.word for u in splits["train"]})
     index = {w: i for i, w in enumerate(words)}
     for name, utts in splits.items():
@@ -216,6 +221,7 @@ def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time
 
     results = _results(exp_dir, data_dir, config, splits, feats, labels, words, loss_fn,
                        history, best, train_seconds, start_time, command_line)
+    results["auto"] = auto
     (exp_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     LOG.info("test accuracy %s", results["test"]["accuracy"] if results["test"] else "n/a")
     return results

@@ -221,8 +221,12 @@ def test_folder_recipe_stages(tmp_path, speech_commands_dir):
         for split in ("train", "valid", "test")
     }
     assert speakers["test"] and not speakers["test"] & (speakers["train"] | speakers["valid"])
-    for path in [exp / "train" / "results.json", exp / "eval.txt", exp / "align.png"]:
+    for path in [exp / "train" / "results.json", exp / "eval.txt", exp / "align.png",
+                 exp / "exemplars" / "results.json", exp / "eval-trained.txt",
+                 exp / "blend" / "eval.json"]:
         assert path.is_file() and path.stat().st_size > 0, path
+    blend = json.loads((exp / "blend" / "eval.json").read_text())
+    assert len(blend["experiments"]) == 2  # trained recognizer times the exemplars
 
 
 def test_recipes_reject_bad_arguments(tmp_path):
