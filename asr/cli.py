@@ -27,6 +27,8 @@ COMMANDS = {
     "recognize": "asr.commands.recognize:recognize",
     "align": "asr.commands.align:align",
     "compare-losses": "asr.commands.compare_losses:compare_losses",
+    "enroll": "asr.commands.enroll:enroll",
+    "forget": "asr.commands.enroll:forget",
 }
 
 
