@@ -58,6 +58,44 @@ def test_raw_cost_equals_brute_force(step, diag):
             np.testing.assert_allclose(norm, np.minimum(cost[:, 0], best_norm), rtol=1e-12)
 
 
+def _itakura_paths(n, m):
+    """Paths with steps (1, 0), (1, 1), (1, 2), never (1, 0) twice in a row, from some (s, 0)
+    to some (e, m - 1)."""
+    def extend(path, last_zero):
+        i, j = path[-1]
+        if j == m - 1:
+            yield path
+        for dj in (0, 1, 2):
+            if dj == 0 and last_zero:
+                continue
+            if i + 1 < n and j + dj < m:
+                yield from extend(path + [(i + 1, j + dj)], dj == 0)
+    for s in range(n):
+        yield from extend([(s, 0)], False)
+
+
+def test_itakura_equals_brute_force():
+    rng = np.random.default_rng(5)
+    for n, m in [(1, 1), (3, 1), (4, 3), (6, 4), (7, 5)]:
+        cost = rng.random((n, m))
+        best = np.full(n, np.inf)
+        best_norm = np.full(n, np.inf)
+        for path in _itakura_paths(n, m):
+            total = sum(cost[c] for c in path)
+            e = path[-1][0]
+            best[e] = min(best[e], total)
+            best_norm[e] = min(best_norm[e], total / len(path))
+        score, start = subsequence_dtw(cost, "itakura", normalize=False)
+        np.testing.assert_allclose(score, best, rtol=1e-12)
+        norm, start = subsequence_dtw(cost, "itakura", normalize=True)
+        assert (norm >= best_norm - 1e-12).all()
+        finite = np.isfinite(best)
+        np.testing.assert_array_equal(np.isfinite(norm), finite)
+        # a match spans between m/2 and 2m frames
+        span = np.arange(n) - start + 1
+        assert (span[finite] >= m / 2).all() and (span[finite] <= 2 * m).all()
+
+
 def test_matches_librosa_subseq_on_random_inputs():
     rng = np.random.default_rng(2)
     for _ in range(5):
@@ -68,22 +106,24 @@ def test_matches_librosa_subseq_on_random_inputs():
         np.testing.assert_allclose(score, reference, rtol=1e-10)
 
 
-def test_planted_template_is_found_with_its_start():
+@pytest.mark.parametrize("step", ["symmetric2", "itakura"])
+def test_planted_template_is_found_with_its_start(step):
     rng = np.random.default_rng(3)
     template = rng.normal(size=(6, 4))
     stream = rng.normal(size=(40, 4)) * 3
     stream[20:26] = template  # planted at frames 20..25
     cost = ((stream[:, None, :] - template[None]) ** 2).sum(-1)
-    score, start = subsequence_dtw(cost, "symmetric2", normalize=True)
+    score, start = subsequence_dtw(cost, step, normalize=True)
     assert int(np.argmin(score)) == 25 and int(start[25]) == 20 and score[25] == 0.0
 
 
-def test_blocks_give_the_same_numbers_as_one_call():
+@pytest.mark.parametrize("step", ["symmetric2", "itakura"])
+def test_blocks_give_the_same_numbers_as_one_call(step):
     rng = np.random.default_rng(4)
     lengths = [3, 5, 1]
     cost = rng.random((50, sum(lengths)))
-    whole = SubsequenceMatcher(lengths).push(cost)
-    matcher, parts, edges = SubsequenceMatcher(lengths), [], [0, 1, 7, 7, 20, 33, 50]
+    whole = SubsequenceMatcher(lengths, step).push(cost)
+    matcher, parts, edges = SubsequenceMatcher(lengths, step), [], [0, 1, 7, 7, 20, 33, 50]
     for a, b in itertools.pairwise(edges):
         parts.append(matcher.push(cost[a:b]))
     np.testing.assert_array_equal(np.concatenate([p[0] for p in parts]), whole[0])

@@ -97,3 +97,68 @@ def subsequence_rows(cost, offsets, row0, diag_weight, normalize, D, L, S, out_s
 def new_state(total: int):
     """Empty trellis rows for templates of ``total`` frames in all: ``(D, L, S)``."""
     return (np.full(total, np.inf), np.zeros(total), np.zeros(total, dtype=np.int64))
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def itakura_rows(cost, offsets, row0, normalize, D, L, S, out_score, out_start):
+    """As :func:`subsequence_rows` for the Itakura pattern: every step advances the stream by
+    one frame and the template by 0, 1 or 2 frames, never by 0 twice in a row, each cell
+    weighing 1. ``D, L, S`` are [2, sum(M_k)]: row 0 for cells entered by a 0-step, row 1 for
+    the others (and fresh starts)."""
+    n = cost.shape[0]
+    k_count = offsets.shape[0] - 1
+    inf = np.inf
+    for r in range(n):
+        i = row0 + r
+        for k in range(k_count):
+            a = offsets[k]
+            b = offsets[k + 1]
+            # previous row's values at j-1 and j-2 (best of both states), kept before overwrite
+            p1_d, p1_l, p1_s = inf, 0.0, 0
+            p2_d, p2_l, p2_s = inf, 0.0, 0
+            for col in range(a, b):
+                c = cost[r, col]
+                # best of the previous row at this column (both states), for the next columns
+                if normalize:
+                    use0 = D[0, col] / L[0, col] < D[1, col] / L[1, col]
+                else:
+                    use0 = D[0, col] < D[1, col]
+                if use0:
+                    here_d, here_l, here_s = D[0, col], L[0, col], S[0, col]
+                else:
+                    here_d, here_l, here_s = D[1, col], L[1, col], S[1, col]
+                # 0-step from (i-1, j), allowed only after a non-zero step
+                z_d, z_l, z_s = D[1, col] + c, L[1, col] + 1.0, S[1, col]
+                # 1-step from (i-1, j-1), 2-step from (i-1, j-2)
+                m_d, m_l, m_s = p1_d + c, p1_l + 1.0, p1_s
+                if normalize:
+                    take = (p2_d + c) / (p2_l + 1.0) < m_d / m_l
+                else:
+                    take = p2_d + c < m_d
+                if take:
+                    m_d, m_l, m_s = p2_d + c, p2_l + 1.0, p2_s
+                if col == a:  # a fresh start at (i, 0)
+                    if normalize:
+                        take = c < m_d / m_l
+                    else:
+                        take = c < m_d
+                    if take:
+                        m_d, m_l, m_s = c, 1.0, i
+                p2_d, p2_l, p2_s = p1_d, p1_l, p1_s
+                p1_d, p1_l, p1_s = here_d, here_l, here_s
+                D[0, col], L[0, col], S[0, col] = z_d, z_l, z_s
+                D[1, col], L[1, col], S[1, col] = m_d, m_l, m_s
+            last = b - 1
+            if normalize:
+                use0 = D[0, last] / L[0, last] < D[1, last] / L[1, last]
+            else:
+                use0 = D[0, last] < D[1, last]
+            s = 0 if use0 else 1
+            out_score[r, k] = D[s, last] / L[s, last] if normalize else D[s, last]
+            out_start[r, k] = S[s, last]
+
+
+def new_itakura_state(total: int):
+    """Empty two-state trellis rows for the Itakura pattern: ``(D, L, S)``."""
+    return (np.full((2, total), np.inf), np.zeros((2, total)),
+            np.zeros((2, total), dtype=np.int64))

@@ -15,6 +15,18 @@ and the match of the template ending at stream frame :math:`i` costs :math:`D(i,
 *Fundamentals of Music Processing*, 2015, sec. 7.2: subsequence DTW; ``librosa.sequence.dtw``
 with ``subseq=True`` for ``symmetric1``).
 
+``itakura`` constrains the slope (Itakura, 1975): every step advances the stream by one frame and
+the template by 0, 1 or 2 frames, never by 0 twice in a row, every cell weighing 1,
+
+.. math::
+
+    D(i, j) = c(i, j) + \min\{D_{\ne 0}(i-1, j),\ D(i-1, j-1),\ D(i-1, j-2)\},
+
+(:math:`D_{\ne 0}`: a cell not itself entered by a 0-step), so a match spans between
+:math:`M/2` and :math:`2M` stream frames: a template can be neither squeezed into a few frames
+nor stretched over a long stretch, which spotting needs (with the symmetric patterns a whole
+template may match one or two stream frames).
+
 **Length normalization.** The raw cost grows with the path, so a short or loose template would
 be preferred over a long one. With ``normalize=True`` the score is the cost per unit of path
 weight, :math:`D(i, M-1) / L(i, M-1)`, with :math:`L` the sum of the step weights along the
@@ -41,6 +53,7 @@ from asr.dtw.steps import DtwInputError
 __all__ = ["SubsequenceMatcher", "subsequence_dtw"]
 
 DIAG_WEIGHTS = {"symmetric1": 1.0, "symmetric2": 2.0}
+STEPS = (*DIAG_WEIGHTS, "itakura")
 
 
 class SubsequenceMatcher:
@@ -50,7 +63,7 @@ class SubsequenceMatcher:
     ----------
     lengths : sequence of int
         Frames :math:`M_k` of each template (each >= 1).
-    step : {"symmetric2", "symmetric1"}
+    step : {"symmetric2", "symmetric1", "itakura"}
     normalize : bool
         Length-normalized decisions and scores (see the module docstring).
 
@@ -67,15 +80,17 @@ class SubsequenceMatcher:
         lengths = [int(m) for m in lengths]
         if not lengths or min(lengths) < 1:
             raise DtwInputError("subsequence DTW needs at least one template of >= 1 frame")
-        if step not in DIAG_WEIGHTS:
-            raise DtwInputError(f"subsequence DTW step must be one of {list(DIAG_WEIGHTS)}, "
+        if step not in STEPS:
+            raise DtwInputError(f"subsequence DTW step must be one of {list(STEPS)}, "
                                 f"got {step!r}")
+        self.step = step
         self.lengths = lengths
         self.offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        self.diag_weight = DIAG_WEIGHTS[step]
+        self.diag_weight = DIAG_WEIGHTS.get(step, 1.0)
         self.normalize = bool(normalize)
         self.rows = 0
-        self._state = K.new_state(int(self.offsets[-1]))
+        total = int(self.offsets[-1])
+        self._state = K.new_itakura_state(total) if step == "itakura" else K.new_state(total)
 
     def push(self, cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Advance by the rows of ``cost`` [N, sum(M_k)] (new stream frames against every
@@ -90,7 +105,10 @@ class SubsequenceMatcher:
         n, k = cost.shape[0], len(self.lengths)
         score = np.empty((n, k))
         start = np.empty((n, k), dtype=np.int64)
-        if n:
+        if n and self.step == "itakura":
+            K.itakura_rows(cost, self.offsets, self.rows, self.normalize, *self._state, score,
+                           start)
+        elif n:
             K.subsequence_rows(cost, self.offsets, self.rows, self.diag_weight, self.normalize,
                                *self._state, score, start)
         self.rows += n
