@@ -29,6 +29,8 @@ COMMANDS = {
     "compare-losses": "asr.commands.compare_losses:compare_losses",
     "enroll": "asr.commands.enroll:enroll",
     "forget": "asr.commands.enroll:forget",
+    "spot": "asr.commands.spot:spot",
+    "calibrate": "asr.commands.spot:calibrate",
 }
 
 

@@ -55,12 +55,12 @@ def edit_experiment(exp_dir, change: Callable, record: dict) -> list[Path]:
             out["spotting"] = spotting
         updated.append((path, out))
     for path, out in updated:
-        _backup(path)
+        backup(path)
         save_checkpoint(path, out)
     return [path for path, _ in updated]
 
 
-def _backup(path: Path) -> None:
+def backup(path: Path) -> None:
     """Copy ``path`` to ``path.bak`` atomically (temporary copy, then rename)."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.bak.", suffix=".tmp", dir=path.parent)
     os.close(fd)

@@ -77,10 +77,14 @@ class Spotter:
     step : {"itakura", "symmetric2", "symmetric1"}
         Step pattern of the subsequence DTW (:mod:`asr.dtw.subsequence`); ``itakura`` keeps
         every match between half and twice its template's length.
+    record : bool
+        Keep every frame's word scores in ``tracks`` (for pictures; memory grows with the
+        stream).
     """
 
     def __init__(self, recognizer, frontend, words=None, thresholds=None, across_words=True,
-                 block: int = 4, window: float = WINDOW_SECONDS, step: str = "itakura"):
+                 block: int = 4, window: float = WINDOW_SECONDS, step: str = "itakura",
+                 record: bool = False):
         from asr.errors import AsrError
 
         self.rec = recognizer
@@ -120,6 +124,8 @@ class Spotter:
         self.history = deque()                   # (frame, scores[W], starts[W])
         self.frames = 0                          # output frames scored
         self.decided = 0                         # frames decided
+        self.record = record
+        self.tracks = []                         # [n, W] blocks of word scores when record
 
     # --- scores ------------------------------------------------------------------------------
     def _costs(self, y: torch.Tensor) -> np.ndarray:
@@ -153,6 +159,8 @@ class Spotter:
         if len(y):
             score, start = self.matcher.push(self._costs(y))
             best, begin = self._word_scores(score, start)
+            if self.record:
+                self.tracks.append(best)
             for r in range(len(y)):
                 self.history.append((self.frames + r, best[r], begin[r]))
             self.frames += len(y)
