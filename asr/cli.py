@@ -31,6 +31,8 @@ COMMANDS = {
     "forget": "asr.commands.enroll:forget",
     "spot": "asr.commands.spot:spot",
     "calibrate": "asr.commands.spot:calibrate",
+    "make-stream": "asr.commands.streams:make_stream",
+    "score-spotting": "asr.commands.streams:score_spotting",
 }
 
 

@@ -110,3 +110,41 @@ def forget(exp_dir, word: str) -> dict:
     summary["checkpoints"] = [str(p) for p in edit_experiment(
         exp_dir, change, {"action": "forget", "word": word})]
     return summary
+
+
+def new_qbe_experiment(exp_dir, like, word: str, paths) -> dict:
+    """Create ``exp_dir``: a query-by-example recognizer (``model.kind=dtw1nn``: no network,
+    every example's front-end features a template) with the front end and feature
+    standardization of the experiment ``like``, holding ``word`` from its example ``paths``;
+    more words are enrolled as usual. The classic QbE spotter's anchor."""
+    import dataclasses
+
+    from asr.checkpoint import load_recognizer
+    from asr.config import Config
+    from asr.enrollment.vocabulary import example_encodings
+    from asr.errors import AsrError
+    from asr.model import Recognizer
+
+    exp_dir = Path(exp_dir)
+    if (exp_dir / "best.pt").exists():
+        raise AsrError(f"{exp_dir}: already holds an experiment (enroll into it without "
+                       f"--qbe-from)")
+    source, config = load_recognizer(like)
+    model = dataclasses.replace(config.model, kind="dtw1nn")
+    config = Config(frontend=config.frontend, model=model, train=config.train)
+    probe = Recognizer([word], source.input_dim, model, [1], [0])
+    probe.input_mean.copy_(source.input_mean)
+    probe.input_std.copy_(source.input_std)
+    encodings = example_encodings(probe, config, paths)
+    rec = Recognizer([word], source.input_dim, model, [len(e) for e in encodings],
+                     [0] * len(encodings))
+    rec.input_mean.copy_(source.input_mean)
+    rec.input_std.copy_(source.input_std)
+    rec.set_templates(encodings)
+    payload = recognizer_payload(rec, config)
+    payload["vocabulary_changes"] = [{"action": "enroll", "word": word, "qbe_from": str(like),
+                                      "examples": [str(p) for p in paths]}]
+    exp_dir.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(exp_dir / "best.pt", payload)
+    return {"word": word, "templates": len(encodings), "vocabulary": [word],
+            "checkpoints": [str(exp_dir / "best.pt")]}
