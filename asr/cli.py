@@ -33,6 +33,7 @@ COMMANDS = {
     "calibrate": "asr.commands.spot:calibrate",
     "make-stream": "asr.commands.streams:make_stream",
     "score-spotting": "asr.commands.streams:score_spotting",
+    "listen": "asr.commands.listen:listen",
 }
 
 

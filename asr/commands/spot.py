@@ -22,7 +22,10 @@ def _words(text):
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
               help="PNG of the score tracks over the waveform and features (one FILE only).")
 @click.option("--which", type=click.Choice(["best", "last"]), default="best", show_default=True)
-def spot(exp_dir, files, words, threshold, rate, fmt, plot_path, which):
+@click.option("--block", type=click.IntRange(1), default=4, show_default=True,
+              help="Feature frames per step of the engine: 4 as asr listen (the same hits "
+              "exactly); larger is faster on long files (hits equal up to float rounding).")
+def spot(exp_dir, files, words, threshold, rate, fmt, plot_path, which, block):
     """Find every occurrence of the vocabulary's words in each long recording FILE.
 
     Subsequence DTW of every template over the TDNN output stream (free start and end),
@@ -48,7 +51,7 @@ def spot(exp_dir, files, words, threshold, rate, fmt, plot_path, which):
     for path in files:
         try:
             spotter, wave, features = _run(recognizer, config, path, chosen, thresholds,
-                                           plot_path)
+                                           plot_path, block)
         except AsrError as exc:
             click.echo(f"Error: {exc}", err=True)
             failed += 1
@@ -70,14 +73,14 @@ def spot(exp_dir, files, words, threshold, rate, fmt, plot_path, which):
         raise SystemExit(1)
 
 
-def _run(recognizer, config, path, words, thresholds, plot):
+def _run(recognizer, config, path, words, thresholds, plot, block):
     """Spot one file; returns the spotter (hits in ``.hits``), the waveform and, for the
     picture, the feature frames."""
     from asr.features import load_audio
     from asr.spotting.engine import Spotter
 
     spotter = Spotter(recognizer, config.frontend, words=words, thresholds=thresholds,
-                      record=bool(plot))
+                      record=bool(plot), block=block)
     wave = load_audio(path, config.frontend.sample_rate).numpy()
     spotter.hits = spotter.push(wave) + spotter.flush()
     features = None
@@ -96,7 +99,9 @@ def _run(recognizer, config, path, words, thresholds, plot):
 @click.option("--false-alarms-per-hour", "rate", type=click.FloatRange(0), default=5.0,
               show_default=True, help="Target false-alarm rate of every word.")
 @click.option("--which", type=click.Choice(["best", "last"]), default="best", show_default=True)
-def calibrate(exp_dir, negatives, rate, which):
+@click.option("--block", type=click.IntRange(1), default=4, show_default=True,
+              help="Feature frames per step of the engine (as asr spot --block).")
+def calibrate(exp_dir, negatives, rate, which, block):
     """Set each word's spotting threshold for RATE false alarms per hour on NEGATIVES (audio
     files, or .jsonl manifests) that hold none of the keywords; written into EXP's checkpoint
     (previous version kept as .bak)."""
@@ -110,7 +115,7 @@ def calibrate(exp_dir, negatives, rate, which):
 
     recognizer, config, _ = load_spotting(exp_dir, which)
     sources = negative_sources(negatives)
-    scores, hours = negative_scores(recognizer, config.frontend, sources)
+    scores, hours = negative_scores(recognizer, config.frontend, sources, block=block)
     record = calibration_record(scores, hours, rate)
     path = save_spotting(exp_dir, record, which)
     click.echo(f"{hours * 60:.1f} minutes of negatives ({len(sources)} file(s)); thresholds for "

@@ -177,8 +177,7 @@ class Spotter:
         return self.push(np.zeros(0, dtype=np.float32), final=True)
 
     def _decide(self, t) -> list[Hit]:
-        rows = {frame: (s, b) for frame, s, b in self.history}
-        scores, begins = rows[t]
+        _, scores, begins = self.history[t - self.history[0][0]]
         relative = scores - self.offsets
         hits = []
         for g, members in enumerate(self.groups):
@@ -213,8 +212,20 @@ class Spotter:
         fe, s = self.frontend, self.encoder.stride
         start = first * s * fe.hop_length / fe.sample_rate
         end = ((last + 1) * s - 1) * fe.hop_length / fe.sample_rate + fe.win_ms / 1000.0
-        decided = self.features.total_samples / fe.sample_rate
-        return Hit(self.words[w], start, end, score, margin, max(decided, end))
+        return Hit(self.words[w], start, end, score, margin, self._decision_time(last, end))
+
+    def _decision_time(self, last, end) -> float:
+        """Stream time (s) at which the audio that decides a hit ending at output frame
+        ``last`` is complete: output frame ``last + P`` needs feature frame
+        :math:`f = (\text{last} + P) S + a` (G_W's look-ahead :math:`a`), emitted once the
+        raw frames up to the block after :math:`f` plus the deltas' look-ahead are computed,
+        in whole blocks; at the end of the stream, its length."""
+        fe, feats = self.frontend, self.features
+        b = feats.block
+        f = (last + self.window) * self.encoder.stride + self.encoder.lookahead
+        raw = -(-(-(-(f + 1) // b) * b + feats.look) // b) * b
+        samples = min((raw - 1) * fe.hop_length + fe.win_length, feats.total_samples)
+        return max(samples / fe.sample_rate, end)
 
 
 def spot_file(recognizer, frontend, path, **options) -> list[Hit]:
