@@ -32,6 +32,13 @@ COMMANDS = {
     "compare-losses": "asr.commands.compare_losses:compare_losses",
     "pick-weights": "asr.commands.pick_weights:pick_weights",
     "learning-curve": "asr.commands.learning_curve:learning_curve",
+    "enroll": "asr.commands.enroll:enroll",
+    "forget": "asr.commands.enroll:forget",
+    "spot": "asr.commands.spot:spot",
+    "calibrate": "asr.commands.spot:calibrate",
+    "make-stream": "asr.commands.streams:make_stream",
+    "score-spotting": "asr.commands.streams:score_spotting",
+    "listen": "asr.commands.listen:listen",
 }
 
 

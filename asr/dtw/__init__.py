@@ -41,3 +41,7 @@ __all__ = [
     "pairwise_dtw",
     "path_weight",
 ]
+
+from asr.dtw.subsequence import SubsequenceMatcher, subsequence_dtw  # noqa: E402
+
+__all__ += ["SubsequenceMatcher", "subsequence_dtw"]
