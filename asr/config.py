@@ -123,6 +123,10 @@ class TrainConfig:
     to ``crop_frames`` frames are dropped at each end. With probability ``noise_prob`` an
     utterance is instead recomputed from its waveform with coloured noise at an SNR drawn in
     ``noise_snr`` (dB).
+
+    Competitor pruning (:mod:`asr.training.pruning`): with ``prune_words`` > 0, an utterance is
+    aligned only with its own word and the ``prune_words`` competitors of lowest stored energy,
+    except in every ``prune_full_every``-th epoch (the first included), which aligns every word.
     """
 
     epochs: int = 30
@@ -150,6 +154,8 @@ class TrainConfig:
     noise_snr: list[float] = field(default_factory=lambda: [5.0, 25.0])
     hide_own_speaker: bool = False
     patience: int = 0
+    prune_words: int = 0
+    prune_full_every: int = 4
     threads: int = 2
     jobs: int = 2
     cache_dir: str | None = None
@@ -170,6 +176,8 @@ class TrainConfig:
         if len(self.noise_snr) != 2 or self.noise_snr[0] > self.noise_snr[1]:
             raise ConfigError(f"train.noise_snr: needs [low, high] in dB, got {self.noise_snr}")
         _check_range("train.patience", self.patience, low=0)
+        _check_range("train.prune_words", self.prune_words, low=0)
+        _check_range("train.prune_full_every", self.prune_full_every, low=1)
         _check_range("train.threads", self.threads, low=1)
         _check_range("train.jobs", self.jobs, low=1)
         for name in ("spec_time_masks", "spec_time_width", "spec_freq_masks", "spec_freq_width",

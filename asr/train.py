@@ -161,6 +161,12 @@ def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time
             means = {s: speaker_means(cache.get(splits["train"], config.frontend, speed=s,
                                                 jobs=tc.jobs), speakers) for s in tc.speeds}
         noisy = NoisyFeatures(splits["train"], config.frontend, tc.noise_snr, means)
+    from asr.training.pruning import CompetitorPruner
+
+    pruner = CompetitorPruner(len(splits["train"]), len(words), tc.prune_words,
+                              tc.prune_full_every)
+    if state is not None and state.get("pruner") is not None:
+        pruner.last = state["pruner"]
     epoch_start = time.time()
     for epoch in range(start_epoch + 1, tc.epochs + 1 if trainable else 0):
         if stopped:
@@ -173,7 +179,7 @@ def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time
                                  for u in splits["train"]], dtype=torch.long)
         train_loss = _train_epoch(recognizer, optimizer, feats["train"], labels["train"],
                                   loss_fn, tc, augmenter, rngs["np"], epoch, progress, hide,
-                                  noisy)
+                                  noisy, pruner)
         valid = _score(recognizer, feats["valid"][0], labels["valid"], loss_fn, tc.loss_params)
         row = {"epoch": epoch, "train_loss": train_loss, "valid_loss": valid["loss"],
                "valid_accuracy": valid["accuracy"], "lr": optimizer.param_groups[0]["lr"],
@@ -187,7 +193,7 @@ def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time
             LOG.info("early stop: no better validation accuracy for %d epochs", tc.patience)
         spent = elapsed_before + time.time() - epoch_start
         _save_last(exp_dir, recognizer, config, optimizer, rngs, history, best, epoch, stopped,
-                   spent)
+                   spent, pruner.last if pruner.active else None)
         _write_metrics(exp_dir, history)
         LOG.info("epoch %d: train loss %.4f, valid loss %.4f accuracy %.4f (best %.4f @ %d), "
                  "%.1fs", epoch, train_loss, valid["loss"], valid["accuracy"], best["accuracy"],
@@ -214,9 +220,9 @@ def _read_splits(data_dir: Path) -> dict:
             if name == "test":
                 continue
             raise DataError(f"{path}: manifest not found (run asr prepare first)")
-        splits[name] = read_manifest(path)
-        if not splits[name]:
-            raise DataError(f"{path}: manifest is empty")
+        splits[name] = read_manifest(path, allow_empty=name == "test")
+        if not splits[name]:  # an empty test.jsonl (a corpus without its test part) is no test
+            del splits[name]
     return splits
 
 
@@ -293,7 +299,7 @@ def lr_factor(step: int, total: int, warmup: int, schedule: str) -> float:
 
 
 def _train_epoch(recognizer, optimizer, train_feats, labels, loss_fn, tc, augmenter, rng,
-                 epoch, progress, hide=None, noisy=None) -> float:
+                 epoch, progress, hide=None, noisy=None, pruner=None) -> float:
     from tqdm import tqdm
 
     recognizer.train()
@@ -318,7 +324,11 @@ def _train_epoch(recognizer, optimizer, train_feats, labels, loss_fn, tc, augmen
                      for i, f in zip(batch, feats, strict=True)]
         if augmenter.active:
             feats = [augmenter(f, rng) for f in feats]
-        energies = recognizer(feats, None if hide is None else hide[batch])
+        index = torch.as_tensor(batch, dtype=torch.long)
+        keep = None if pruner is None else pruner.words(index, labels[batch], epoch)
+        energies = recognizer(feats, None if hide is None else hide[batch], keep)
+        if pruner is not None:
+            energies = pruner.fill(index, energies, keep)
         loss = loss_fn(energies, labels[batch], **tc.loss_params)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"epoch {epoch}: loss is {float(loss)} (lower train.lr?)")
@@ -352,14 +362,14 @@ def _save_best(exp_dir, recognizer, config, best):
 
 
 def _save_last(exp_dir, recognizer, config, optimizer, rngs, history, best, epoch, stopped,
-               seconds):
+               seconds, pruner_energies=None):
     save_checkpoint(exp_dir / "last.pt", {
         **recognizer_payload(recognizer, config),
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
         "rng": {"py": _listify(rngs["py"].getstate()), "np": rngs["np"].bit_generator.state,
                 "torch": torch.get_rng_state()},
         "history": history, "best": dict(best), "epoch": epoch, "stopped": stopped,
-        "train_seconds": seconds})
+        "train_seconds": seconds, "pruner": pruner_energies})
 
 
 def _write_metrics(exp_dir: Path, history: list[dict]) -> None:
