@@ -162,9 +162,10 @@ def random_crop(features: torch.Tensor, rng: np.random.Generator, max_frames: in
 class NoisyFeatures:
     """Features of training utterances with additive noise, computed on the fly.
 
-    A waveform is read from disk when asked for (never all of them kept in memory: memory does
-    not grow with the corpus), DC-removed and silence-trimmed as the front end would. Coloured Gaussian noise is added at a signal-to-noise ratio
-    drawn uniformly in ``snr`` (dB, relative to the mean power of the trimmed utterance) and the
+    A waveform is read from disk when asked for (they are never all kept in memory: memory does
+    not grow with the corpus), DC-removed and silence-trimmed as the front end would. Coloured
+    Gaussian noise is added at a signal-to-noise ratio drawn uniformly in ``snr`` (dB, relative
+    to the mean power of the trimmed utterance) and the
     features are computed without trimming again, so the result looks like a tightly cut noisy
     recording (as some sessions of a corpus are):
 
