@@ -180,12 +180,15 @@ def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time
         train_loss = _train_epoch(recognizer, optimizer, feats["train"], labels["train"],
                                   loss_fn, tc, augmenter, rngs["np"], epoch, progress, hide,
                                   noisy, pruner)
-        valid = _score(recognizer, feats["valid"][0], labels["valid"], loss_fn, tc.loss_params)
+        train_end = time.time()
+        validate = epoch % tc.valid_every == 0 or epoch == tc.epochs
+        valid = (_score(recognizer, feats["valid"][0], labels["valid"], loss_fn, tc.loss_params)
+                 if validate else {"loss": None, "accuracy": None})
         row = {"epoch": epoch, "train_loss": train_loss, "valid_loss": valid["loss"],
                "valid_accuracy": valid["accuracy"], "lr": optimizer.param_groups[0]["lr"],
                "seconds": round(time.time() - t0, 3)}
         history.append(row)
-        if (valid["accuracy"], -valid["loss"]) > (best["accuracy"], -best["loss"]):
+        if validate and (valid["accuracy"], -valid["loss"]) > (best["accuracy"], -best["loss"]):
             best = {"epoch": epoch, "accuracy": valid["accuracy"], "loss": valid["loss"]}
             _save_best(exp_dir, recognizer, config, best)
         if tc.patience and epoch - best["epoch"] >= tc.patience:
@@ -195,9 +198,11 @@ def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time
         _save_last(exp_dir, recognizer, config, optimizer, rngs, history, best, epoch, stopped,
                    spent, pruner.last if pruner.active else None)
         _write_metrics(exp_dir, history)
-        LOG.info("epoch %d: train loss %.4f, valid loss %.4f accuracy %.4f (best %.4f @ %d), "
-                 "%.1fs", epoch, train_loss, valid["loss"], valid["accuracy"], best["accuracy"],
-                 best["epoch"], row["seconds"])
+        shown = ("not validated" if not validate else
+                 f"valid loss {valid['loss']:.4f} accuracy {valid['accuracy']:.4f}")
+        LOG.info("epoch %d: train loss %.4f, %s (best %.4f @ %d), %.1fs (%.1fs training)", epoch,
+                 train_loss, shown, best["accuracy"], best["epoch"], row["seconds"],
+                 train_end - t0)
     train_seconds = elapsed_before + time.time() - epoch_start
 
     results = _results(exp_dir, data_dir, config, splits, feats, labels, words, loss_fn,

@@ -1,6 +1,8 @@
 """Competitor pruning: pruned pairs cost nothing and change nothing else; the word masks keep the
 true word and the lowest stored energies; pruned training runs and resumes bit-for-bit."""
 
+import json
+
 import pytest
 import torch
 from test_model import random_recognizer
@@ -105,3 +107,11 @@ def test_pruned_training_learns_and_resumes_bit_for_bit(tiny, tmp_path, monkeypa
     monkeypatch.setattr(train_module, "_score", real_score)
     train(tiny, tmp_path / "killed", cfg, resume=True, progress=False)
     assert_same_training(tmp_path / "whole", tmp_path / "killed")
+
+
+def test_valid_every_scores_every_nth_and_the_last_epoch(tiny, tmp_path):
+    cfg = config("train.epochs=3", "train.valid_every=2")
+    result = train(tiny, tmp_path / "e", cfg, progress=False)
+    rows = [json.loads(r) for r in (tmp_path / "e" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["valid_accuracy"] is not None for r in rows] == [True, False, True, True]
+    assert result["valid"]["best_epoch"] in (0, 2, 3)
