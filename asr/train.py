@@ -167,11 +167,11 @@ def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time
                               tc.prune_full_every)
     if state is not None and state.get("pruner") is not None:
         pruner.last = state["pruner"]
-    epoch_start = time.time()
+    epoch_start, cpu_start = time.time(), time.process_time()
     for epoch in range(start_epoch + 1, tc.epochs + 1 if trainable else 0):
         if stopped:
             break
-        t0 = time.time()
+        t0, cpu0 = time.time(), time.process_time()
         hide = None
         if tc.hide_own_speaker:
             hide = torch.tensor([recognizer.speakers.index(u.speaker)
@@ -180,7 +180,7 @@ def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time
         train_loss = _train_epoch(recognizer, optimizer, feats["train"], labels["train"],
                                   loss_fn, tc, augmenter, rngs["np"], epoch, progress, hide,
                                   noisy, pruner)
-        train_end = time.time()
+        train_end, cpu_seconds = time.time(), time.process_time() - cpu0
         validate = epoch % tc.valid_every == 0 or epoch == tc.epochs
         valid = (_score(recognizer, feats["valid"][0], labels["valid"], loss_fn, tc.loss_params)
                  if validate else {"loss": None, "accuracy": None})
@@ -200,13 +200,15 @@ def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time
         _write_metrics(exp_dir, history)
         shown = ("not validated" if not validate else
                  f"valid loss {valid['loss']:.4f} accuracy {valid['accuracy']:.4f}")
-        LOG.info("epoch %d: train loss %.4f, %s (best %.4f @ %d), %.1fs (%.1fs training)", epoch,
-                 train_loss, shown, best["accuracy"], best["epoch"], row["seconds"],
-                 train_end - t0)
+        LOG.info("epoch %d: train loss %.4f, %s (best %.4f @ %d), %.1fs (%.1fs training, "
+                 "%.1fs CPU)", epoch, train_loss, shown, best["accuracy"], best["epoch"],
+                 row["seconds"], train_end - t0, cpu_seconds)
     train_seconds = elapsed_before + time.time() - epoch_start
+    train_cpu_seconds = time.process_time() - cpu_start
 
     results = _results(exp_dir, data_dir, config, splits, feats, labels, words, loss_fn,
                        history, best, train_seconds, start_time, command_line)
+    results["train_cpu_seconds"] = round(train_cpu_seconds, 2)  # this run's epochs only
     (exp_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     LOG.info("test accuracy %s", results["test"]["accuracy"] if results["test"] else "n/a")
     return results
