@@ -34,8 +34,11 @@ from asr.checkpoint import (
 )
 from asr.config import Config, save_config
 from asr.errors import CheckpointError, ConfigError, DataError
+from asr.training import distributed
 
 LOG = logging.getLogger("asr.train")
+# this process's place in a data-parallel run (asr.training.distributed); rank 0 writes files
+_ctx = distributed.Context()
 # settings that change speed, not results: they may differ on --resume
 _RUNTIME_KEYS = {("train", "threads"), ("train", "jobs"), ("train", "cache_dir")}
 
@@ -60,16 +63,24 @@ def train(data_dir, exp_dir, config: Config, resume: bool = False, command_line=
     progress : bool
         Show a progress bar on stderr.
     """
+    global _ctx
     start_time = time.time()
     data_dir, exp_dir = Path(data_dir), Path(exp_dir)
     config.validate()
-    exp_dir.mkdir(parents=True, exist_ok=True)
-    handler = _attach_log(exp_dir)
+    _ctx = distributed.setup()
+    handler = None
+    if _ctx.is_main:
+        exp_dir.mkdir(parents=True, exist_ok=True)
+        handler = _attach_log(exp_dir)
     try:
-        return _train(data_dir, exp_dir, config, resume, command_line, progress, start_time)
+        return _train(data_dir, exp_dir, config, resume, command_line,
+                      progress and _ctx.is_main, start_time)
     finally:
-        LOG.removeHandler(handler)
-        handler.close()
+        if handler is not None:
+            LOG.removeHandler(handler)
+            handler.close()
+        distributed.teardown(_ctx)
+        _ctx = distributed.Context()
 
 
 def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time):
@@ -85,7 +96,8 @@ def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time
         LOG.info("resuming from %s (epoch %d done)", last_path, state["epoch"])
     elif resume:
         LOG.info("no checkpoint in %s: starting from scratch", exp_dir)
-    save_config(config, exp_dir / "config.yaml")
+    if _ctx.is_main:
+        save_config(config, exp_dir / "config.yaml")
 
     splits = _read_splits(data_dir)
     words = sorted({u.word for u in splits["train"]})
@@ -206,8 +218,13 @@ def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time
     train_seconds = elapsed_before + time.time() - epoch_start
     train_cpu_seconds = time.process_time() - cpu_start
 
+    if not _ctx.is_main:
+        return {"valid": {"accuracy": best["accuracy"], "loss": best["loss"],
+                          "best_epoch": best["epoch"]}, "test": None,
+                "train_seconds": round(train_seconds, 2), "rank": _ctx.rank}
     results = _results(exp_dir, data_dir, config, splits, feats, labels, words, loss_fn,
                        history, best, train_seconds, start_time, command_line)
+    results["world_size"], results["backend"] = _ctx.world_size, _ctx.backend
     results["train_cpu_seconds"] = round(train_cpu_seconds, 2)  # this run's epochs only
     (exp_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     LOG.info("test accuracy %s", results["test"]["accuracy"] if results["test"] else "n/a")
@@ -325,6 +342,8 @@ def _train_epoch(recognizer, optimizer, train_feats, labels, loss_fn, tc, augmen
         factor = lr_factor(step, total_steps, warmup, tc.lr_schedule)
         for group in optimizer.param_groups:
             group["lr"] = group["base_lr"] * factor
+        # every process draws the whole global batch's augmentation (same random stream), then
+        # aligns its own shard of it (asr.training.distributed)
         feats = [train_feats[speed[i]][i] for i in batch]
         if noisy is not None:
             feats = [noisy(i, tc.speeds[speed[i]], rng) if rng.random() < tc.noise_prob else f
@@ -333,29 +352,50 @@ def _train_epoch(recognizer, optimizer, train_feats, labels, loss_fn, tc, augmen
             feats = [augmenter(f, rng) for f in feats]
         index = torch.as_tensor(batch, dtype=torch.long)
         keep = None if pruner is None else pruner.words(index, labels[batch], epoch)
-        energies = recognizer(feats, None if hide is None else hide[batch], keep)
-        if pruner is not None:
-            energies = pruner.fill(index, energies, keep)
-        loss = loss_fn(energies, labels[batch], **tc.loss_params)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"epoch {epoch}: loss is {float(loss)} (lower train.lr?)")
+        mine = _ctx.shard(list(range(len(batch))))
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        computed = torch.zeros(len(batch), len(recognizer.words))
+        loss_sum = 0.0
+        if mine:
+            rows = torch.as_tensor(mine, dtype=torch.long)
+            own_keep = None if keep is None else keep[rows]
+            energies = recognizer([feats[k] for k in mine],
+                                  None if hide is None else hide[index[rows]], own_keep)
+            if pruner is not None:
+                computed[rows] = energies.detach().float()
+                energies = pruner.combine(index[rows], energies, own_keep)
+            loss = loss_fn(energies, labels[index[rows]], **tc.loss_params)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"epoch {epoch}: loss is {float(loss)} "
+                                         "(lower train.lr?)")
+            (loss * (len(mine) / len(batch))).backward()
+            loss_sum = loss.item() * len(mine)
+        if pruner is not None:
+            pruner.store(index, _ctx.sum_rows(computed), keep)
+        _ctx.all_reduce_grads(p for g in optimizer.param_groups for p in g["params"])
         if tc.grad_clip:
             torch.nn.utils.clip_grad_norm_(
                 [p for g in optimizer.param_groups for p in g["params"]], tc.grad_clip)
         optimizer.step()
-        total_loss += loss.item() * len(batch)
+        total_loss += loss_sum
         seen += len(batch)
         bar.set_postfix(loss=f"{total_loss / seen:.4f}")
     bar.close()
+    total_loss = float(_ctx.sum_rows(torch.tensor([total_loss], dtype=torch.float64))[0])
     return total_loss / max(1, seen)
 
 
 def _score(recognizer, feats, labels, loss_fn, loss_params) -> dict:
     """Accuracy and loss of the recognizer (eval mode) on un-augmented features."""
     recognizer.eval()
-    energies = recognizer.energies(feats)
+    if _ctx.distributed:  # each process scores its shard; the rows are summed
+        mine = _ctx.shard(list(range(len(feats))))
+        energies = torch.zeros(len(feats), len(recognizer.words))
+        if mine:
+            energies[mine] = recognizer.energies([feats[i] for i in mine])
+        energies = _ctx.sum_rows(energies)
+    else:
+        energies = recognizer.energies(feats)
     with torch.no_grad():
         loss = float(loss_fn(energies, labels, **loss_params))
     accuracy = float((energies.argmin(dim=1) == labels).float().mean())
@@ -364,12 +404,16 @@ def _score(recognizer, feats, labels, loss_fn, loss_params) -> dict:
 
 # --- checkpoints and files ------------------------------------------------------------------
 def _save_best(exp_dir, recognizer, config, best):
+    if not _ctx.is_main:
+        return
     save_checkpoint(exp_dir / "best.pt", {**recognizer_payload(recognizer, config),
                                           "epoch": best["epoch"], "best": dict(best)})
 
 
 def _save_last(exp_dir, recognizer, config, optimizer, rngs, history, best, epoch, stopped,
                seconds, pruner_energies=None):
+    if not _ctx.is_main:
+        return
     save_checkpoint(exp_dir / "last.pt", {
         **recognizer_payload(recognizer, config),
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
@@ -381,6 +425,8 @@ def _save_last(exp_dir, recognizer, config, optimizer, rngs, history, best, epoc
 
 def _write_metrics(exp_dir: Path, history: list[dict]) -> None:
     """Rewrite metrics.jsonl from the history (atomically: it always matches last.pt)."""
+    if not _ctx.is_main:
+        return
     tmp = exp_dir / ".metrics.jsonl.tmp"
     tmp.write_text("".join(json.dumps(row) + "\n" for row in history))
     os.replace(tmp, exp_dir / "metrics.jsonl")

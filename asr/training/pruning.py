@@ -77,15 +77,24 @@ class CompetitorPruner:
         mask.scatter_(1, chosen, True)
         return mask
 
+    def combine(self, index: torch.Tensor, energies: torch.Tensor,
+                words: torch.Tensor | None) -> torch.Tensor:
+        """Full energy rows of utterances ``index``: the computed entries (differentiable)
+        where ``words`` is True, the stored constants elsewhere (all computed if None)."""
+        if words is None:
+            return energies
+        return torch.where(words, energies, self.last[index].to(energies.dtype))
+
+    def store(self, index: torch.Tensor, computed: torch.Tensor,
+              words: torch.Tensor | None) -> None:
+        """Remember the computed energies [B, W] of utterances ``index`` (where ``words``)."""
+        computed = computed.detach().float()
+        self.last[index] = (computed if words is None
+                            else torch.where(words, computed, self.last[index]))
+
     def fill(self, index: torch.Tensor, energies: torch.Tensor,
              words: torch.Tensor | None) -> torch.Tensor:
-        """Store the energies computed for utterances ``index`` and return the full rows: the
-        computed entries (differentiable) where ``words`` is True, the stored constants elsewhere.
-        """
-        computed = energies.detach().float()
-        if words is None:
-            self.last[index] = computed
-            return energies
-        stored = self.last[index]
-        self.last[index] = torch.where(words, computed, stored)
-        return torch.where(words, energies, stored.to(energies.dtype))
+        """:meth:`combine` then :meth:`store`, for a single process."""
+        out = self.combine(index, energies, words)
+        self.store(index, energies, words)
+        return out
