@@ -1,6 +1,6 @@
-"""Data-parallel training: 2 processes (``asr train --nproc 2``: torchrun, gloo) train the same model as 1 process with
-the same seed and global batch, up to float rounding; only rank 0 writes; results.json records
-the world size and the backend."""
+"""Data-parallel training: 2 processes (`asr train --nproc 2`: torchrun, gloo) train the same
+model as 1 process with the same seed and global batch, up to float rounding; only rank 0
+writes; results.json records the world size and the backend."""
 
 import json
 import os
