@@ -5,6 +5,10 @@ concatenated, plus the lengths), written atomically and read back with
 ``torch.load(weights_only=True)``, so loading never runs pickled code. The key is a SHA-256 of
 the front-end config, the speed and, for every file, its absolute path, size and modification
 time: editing, adding or removing a file, or changing any front-end parameter, gives a new entry.
+
+Entries are memory-mapped (``torch.load(mmap=True)``), freshly computed ones included (they are
+written, then mapped back): the features of a large corpus are paged in from disk as they are
+read, and memory does not grow with the corpus.
 """
 
 from __future__ import annotations
@@ -128,8 +132,8 @@ class FeatureCache:
         """Features ``[T_i, config.dim]`` of each item (an Utterance or a path), in order.
 
         Loaded from the cache when the entry exists and is intact, computed (in parallel,
-        ``jobs`` processes, default all cores) and stored otherwise. The returned tensors are
-        views into one shared buffer: do not modify them in place.
+        ``jobs`` processes, default all cores) and stored otherwise; either way the returned
+        tensors are views into the memory-mapped cache file: do not modify them in place.
         """
         key = cache_key(items, config, speed)
         if key in self._memo:
@@ -139,6 +143,7 @@ class FeatureCache:
         if feats is None:
             feats = compute_all([_path_of(i) for i in items], config, speed, jobs)
             self._save(path, key, feats, config, speed)
+            feats = self._load(path, key, len(items), config.dim) or feats  # mapped from disk
         self._memo[key] = feats
         return feats
 
@@ -147,7 +152,7 @@ class FeatureCache:
         if not path.is_file():
             return None
         try:
-            blob = torch.load(path, map_location="cpu", weights_only=True)
+            blob = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
             data, lengths = blob["features"], blob["lengths"]
             ok = (blob.get("key") == key and data.ndim == 2 and data.shape[1] == dim
                   and lengths.ndim == 1 and len(lengths) == n
