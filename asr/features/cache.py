@@ -6,9 +6,10 @@ concatenated, plus the lengths), written atomically and read back with
 the front-end config, the speed and, for every file, its absolute path, size and modification
 time: editing, adding or removing a file, or changing any front-end parameter, gives a new entry.
 
-Entries are memory-mapped (``torch.load(mmap=True)``), freshly computed ones included (they are
-written, then mapped back): the features of a large corpus are paged in from disk as they are
-read, and memory does not grow with the corpus.
+Entries of ``MMAP_MIN_BYTES`` or more are memory-mapped (``torch.load(mmap=True)``), freshly
+computed ones included (they are written, then mapped back): the features of a large corpus are
+paged in from disk as they are read, and memory does not grow with the corpus. Smaller entries
+are read into memory (a mapped file truncated in place under a running process would fault).
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from asr.features.frontend import extract_features
 log = logging.getLogger(__name__)
 
 CACHE_FORMAT = 1
+# entries this large (bytes) are memory-mapped rather than read into memory
+MMAP_MIN_BYTES = 64 << 20
 # below this many files per worker, starting processes costs more than it saves
 MIN_FILES_PER_JOB = 200
 
@@ -133,7 +136,8 @@ class FeatureCache:
 
         Loaded from the cache when the entry exists and is intact, computed (in parallel,
         ``jobs`` processes, default all cores) and stored otherwise; either way the returned
-        tensors are views into the memory-mapped cache file: do not modify them in place.
+        tensors are views into one buffer (the mapped cache file, for a large entry): do not
+        modify them in place.
         """
         key = cache_key(items, config, speed)
         if key in self._memo:
@@ -152,7 +156,8 @@ class FeatureCache:
         if not path.is_file():
             return None
         try:
-            blob = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            mmap = path.stat().st_size >= MMAP_MIN_BYTES
+            blob = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
             data, lengths = blob["features"], blob["lengths"]
             ok = (blob.get("key") == key and data.ndim == 2 and data.shape[1] == dim
                   and lengths.ndim == 1 and len(lengths) == n
