@@ -47,7 +47,7 @@ class CompetitorPruner:
         self.keep = int(keep)
         self.full_every = max(1, int(full_every))
         self.num_words = int(num_words)
-        self.last = torch.full((num_utterances, num_words), float("inf"))
+        self.last = torch.full((num_utterances, num_words), float("nan"))  # NaN: never scored
 
     @property
     def active(self) -> bool:
@@ -67,7 +67,7 @@ class CompetitorPruner:
         if self.full_epoch(epoch):
             return None
         last = self.last[index]
-        if not bool(torch.isfinite(last).all()):
+        if bool(torch.isnan(last).any()):
             return None
         rows = torch.arange(len(index))
         score = last.clone()
