@@ -148,6 +148,9 @@ def test_download_offline_then_prepare(server, tmp_path, original_members):
                                                       "arabic_speech_commands"]
     assert (root / "dataset" / "zoom in" / "00000003_NO_02.wav").is_file()
     assert "asr prepare arabic-speech-commands" in result.output
+    unpinned = run("download", "arabic-speech-commands", tmp_path / "z",
+                   "--url", f"{server.url}/asc.tar.gz")
+    assert f"SHA-256 is {hashlib.sha256(archive).hexdigest()}" in unpinned.output
     out = tmp_path / "m"
     assert run("prepare", "arabic-speech-commands", root, "--out", out).exit_code == 0
     assert len(read_manifest(out / "test.jsonl")) == 4
