@@ -434,10 +434,13 @@ def _write_metrics(exp_dir: Path, history: list[dict]) -> None:
 
 def _check_same_config(stored: dict, config: Config, path: Path) -> None:
     current = config.to_dict()
+    defaults = Config().to_dict()
     for section, values in current.items():
         for key, value in values.items():
             if (section, key) in _RUNTIME_KEYS:
                 continue
+            if key not in stored.get(section, {}) and value == defaults[section].get(key):
+                continue  # a key newer than the checkpoint, at its default (what it trained with)
             if stored.get(section, {}).get(key) != value:
                 raise ConfigError(f"{path}: was trained with {section}.{key}="
                                   f"{stored.get(section, {}).get(key)!r}, not {value!r}; resume "
