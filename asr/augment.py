@@ -173,9 +173,10 @@ def random_crop(features: torch.Tensor, rng: np.random.Generator, max_frames: in
 class NoisyFeatures:
     """Features of training utterances with additive noise, computed on the fly.
 
-    Each waveform is loaded once, DC-removed and silence-trimmed as the front end would, and
-    kept in memory. On request, coloured Gaussian noise is added at a signal-to-noise ratio
-    drawn uniformly in ``snr`` (dB, relative to the mean power of the trimmed utterance) and the
+    A waveform is read from disk when asked for (they are never all kept in memory: memory does
+    not grow with the corpus), DC-removed and silence-trimmed as the front end would. Coloured
+    Gaussian noise is added at a signal-to-noise ratio drawn uniformly in ``snr`` (dB, relative
+    to the mean power of the trimmed utterance) and the
     features are computed without trimming again, so the result looks like a tightly cut noisy
     recording (as some sessions of a corpus are):
 
@@ -200,22 +201,25 @@ class NoisyFeatures:
     def __init__(self, utterances, frontend, snr=(5.0, 25.0), speaker_means=None):
         import dataclasses
 
-        from asr.features import load_audio, trim_silence
-
         self.frontend = frontend
         self.untrimmed = dataclasses.replace(frontend, trim=False)
         self.snr = (float(snr[0]), float(snr[1]))
+        self.paths = [utt.path for utt in utterances]
         self.speakers = [utt.speaker for utt in utterances]
         self.speaker_means = speaker_means
-        self.waves = []
-        for utt in utterances:
-            wave = load_audio(utt.path, frontend.sample_rate)
-            if frontend.remove_dc:
-                wave = wave - wave.mean()
-            if frontend.trim:
-                wave = trim_silence(wave, frontend.trim_db, frontend.win_length,
-                                    frontend.hop_length, min_length=frontend.win_length)
-            self.waves.append(wave)
+
+    def wave(self, index: int) -> torch.Tensor:
+        """The DC-removed, trimmed waveform of utterance ``index``, read from disk now."""
+        from asr.features import load_audio, trim_silence
+
+        frontend = self.frontend
+        wave = load_audio(self.paths[index], frontend.sample_rate)
+        if frontend.remove_dc:
+            wave = wave - wave.mean()
+        if frontend.trim:
+            wave = trim_silence(wave, frontend.trim_db, frontend.win_length,
+                                frontend.hop_length, min_length=frontend.win_length)
+        return wave
 
     def __call__(self, index: int, speed: float, rng: np.random.Generator) -> torch.Tensor:
         """Features [T, D] of utterance ``index`` at ``speed`` with fresh noise."""
@@ -223,7 +227,7 @@ class NoisyFeatures:
 
         from asr.features import compute_features, speaker_cmvn
 
-        wave = self.waves[index]
+        wave = self.wave(index)
         white = torch.from_numpy(rng.standard_normal(wave.shape[0]))
         rho = rng.uniform(-0.9, 0.9)
         noise = AF.lfilter(white, torch.tensor([1.0, -rho], dtype=torch.float64),

@@ -153,6 +153,12 @@ class TrainConfig:
     ``init_encoder``: an experiment directory (or checkpoint file) whose trained TDNN starts
     G_W instead of random weights, e.g. one trained on another corpus with more speakers (same
     front end and TDNN shape); the templates are then initialized through it.
+
+    Competitor pruning (:mod:`asr.training.pruning`): with ``prune_words`` > 0, an utterance is
+    aligned only with its own word and the ``prune_words`` competitors of lowest stored energy,
+    except in every ``prune_full_every``-th epoch (the first included), which aligns every word.
+    The model is scored on the validation set (and ``best.pt`` possibly replaced) after every
+    ``valid_every``-th epoch and after the last.
     """
 
     epochs: int | Auto = 30
@@ -183,6 +189,9 @@ class TrainConfig:
     prior_frames: float = 100.0
     init_encoder: str | None = None
     patience: int = 0
+    prune_words: int = 0
+    prune_full_every: int = 4
+    valid_every: int = 1
     threads: int = 2
     jobs: int = 2
     cache_dir: str | None = None
@@ -205,6 +214,9 @@ class TrainConfig:
         _check_range("train.patience", self.patience, low=0)
         _check_range("train.online_history", self.online_history, low=0)
         _check_range("train.prior_frames", self.prior_frames, low=0.0)
+        _check_range("train.prune_words", self.prune_words, low=0)
+        _check_range("train.prune_full_every", self.prune_full_every, low=1)
+        _check_range("train.valid_every", self.valid_every, low=1)
         _check_range("train.threads", self.threads, low=1)
         _check_range("train.jobs", self.jobs, low=1)
         for name in ("spec_time_masks", "spec_time_width", "spec_freq_masks", "spec_freq_width",

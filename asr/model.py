@@ -173,11 +173,17 @@ class Recognizer(nn.Module):
             return features
         return self.encoder.encode(features)
 
-    def template_distances(self, encoded: Sequence[torch.Tensor]) -> torch.Tensor:
-        """DTW energy of every (utterance, template) pair: [B, num_templates]."""
+    def template_distances(self, encoded: Sequence[torch.Tensor],
+                           words: torch.Tensor | None = None) -> torch.Tensor:
+        """DTW energy of every (utterance, template) pair: [B, num_templates].
+
+        ``words`` [B, num_words] (bool, optional): only the templates of the words marked for an
+        utterance are aligned with it, the others get ``+inf`` (pruned competitors).
+        """
         from asr.dtw import pairwise_dtw
 
-        return pairwise_dtw(list(encoded), self.templates(), **self.dtw_options)
+        pairs = None if words is None else words[:, self.template_word]
+        return pairwise_dtw(list(encoded), self.templates(), pairs=pairs, **self.dtw_options)
 
     def word_energies(self, distances: torch.Tensor) -> torch.Tensor:
         """Reduce [B, num_templates] to [B, num_words] by the (soft-)min over each word's."""
@@ -195,18 +201,24 @@ class Recognizer(nn.Module):
         return per_word.amin(dim=-1)
 
     def forward(self, features: Sequence[torch.Tensor],
-                hide_speakers: torch.Tensor | None = None) -> torch.Tensor:
+                hide_speakers: torch.Tensor | None = None,
+                words: torch.Tensor | None = None) -> torch.Tensor:
         """Energies [B, num_words] of a batch of utterances [T_i, D] (differentiable).
 
         ``hide_speakers`` [B] (training only): utterance ``b`` is not compared with the templates
         initialized from speaker ``hide_speakers[b]`` (its own), so that it must match other
-        speakers' templates, as an unseen speaker will.
+        speakers' templates, as an unseen speaker will. ``words`` [B, num_words] (bool, training
+        only): the words each utterance is compared with; the others get ``+inf`` (see
+        :mod:`asr.training.pruning`).
         """
-        distances = self.template_distances(self.encode(features))
+        distances = self.template_distances(self.encode(features), words)
+        if words is not None:  # finite stand-ins, so that no soft-min sees a row of +inf only
+            distances = distances.masked_fill(~words[:, self.template_word], 0.0)
         if hide_speakers is not None:
             own = self.template_speaker[None, :] == hide_speakers[:, None]
             distances = distances.masked_fill(own & (hide_speakers[:, None] >= 0), float("inf"))
-        return self.word_energies(distances)
+        energies = self.word_energies(distances)
+        return energies if words is None else energies.masked_fill(~words, float("inf"))
 
     def energies(self, features: Sequence[torch.Tensor], batch_size: int = 64) -> torch.Tensor:
         """Energies [B, num_words]; in eval mode without autograd, in batches of ``batch_size``.

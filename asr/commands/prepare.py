@@ -70,6 +70,23 @@ def speech_commands(data_dir, out, words):
     _finish(corpus.prepare(data_dir, words), out)
 
 
+@prepare.command("arabic-speech-commands",
+                  short_help="Arabic Speech Commands (<word>/<speaker>_NO_<take>.wav|flac).")
+@click.argument("data_dir", type=DATA_DIR)
+@click.option("--out", "out", type=OUT_DIR, required=True, help="Folder of the manifests.")
+def arabic_speech_commands(data_dir, out):
+    """Arabic Speech Commands: DATA_DIR/[dataset/]<word>/<speaker>_NO_<take>.{wav,flac}, split
+    by the official train.csv/val.csv/test.csv when present, else by the official speaker lists.
+    """
+    from asr.corpora import arabic_speech_commands as corpus
+
+    splits = corpus.prepare(data_dir)
+    _finish(splits, out)
+    if not splits["test"]:
+        click.echo("note: no official test speaker in DATA_DIR, test.jsonl is empty "
+                   "(a full download has them)")
+
+
 @prepare.command("folder", short_help="Any <word>/<file>.wav corpus, split by speaker.")
 @click.argument("data_dir", type=DATA_DIR)
 @click.option("--out", "out", type=OUT_DIR, required=True, help="Folder of the manifests.")

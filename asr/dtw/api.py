@@ -584,6 +584,7 @@ def pairwise_dtw(
     band: int | None = None,
     gamma: float = 0.0,
     normalize: bool = False,
+    pairs=None,
 ) -> torch.Tensor:
     r"""DTW energies of every (query, template) pair, differentiable w.r.t. every sequence.
 
@@ -618,13 +619,17 @@ def pairwise_dtw(
         Divide each energy by the step pattern's path weight (:func:`asr.dtw.steps.path_weight`):
         :math:`N + M` for symmetric2 (exact), :math:`N` for asymmetric (exact), :math:`N + M` for
         symmetric1 (an approximation: its paths weigh :math:`\max(N,M)` to :math:`N+M-1`).
+    pairs : array_like or torch.Tensor of bool, optional
+        ``[A, B]``: only the pairs marked True are aligned (pruning: the work is proportional to
+        the pairs kept); the others are ``+inf`` with zero gradient, like infeasible pairs.
 
     Returns
     -------
     torch.Tensor
         ``[A, B]`` energies (dtype float64 if any input is float64, else float32; the
         recursions run in float64 either way). Pairs with no path (asymmetric,
-        ``M_b > 2 N_a - 1``; see :func:`feasible`) are ``+inf`` with zero gradient, never NaN.
+        ``M_b > 2 N_a - 1``; see :func:`feasible`) or left out by ``pairs`` are ``+inf``
+        with zero gradient, never NaN.
 
     Examples
     --------
@@ -657,6 +662,11 @@ def pairwise_dtw(
     n = np.repeat(nx, B)
     m = np.tile(ny, A)
     ok = _check_feasible(n, m, code, radius, step)
+    if pairs is not None:
+        keep = np.asarray(pairs.cpu() if isinstance(pairs, torch.Tensor) else pairs, dtype=bool)
+        if keep.shape != (A, B):
+            raise DtwInputError(f"pairs: expected shape ({A}, {B}), got {keep.shape}")
+        ok = ok & keep.reshape(-1)
     U, V, a, b, s = _cost_factors(X.cpu(), Y.cpu(), metric)
     meta = (np.repeat(offx, B), np.tile(offy, A), n, m, ok, code, radius, gamma, A, B)
     E = _GridDTW.apply(U, V, a, b, s, meta).view(A, B)
