@@ -153,6 +153,14 @@ def test_fsdd_loso_recipe_nested_validation(tmp_path, fsdd_three_speakers):
         assert {row["speaker"] for row in parts["valid"]} == {v}
         assert {row["speaker"] for row in parts["train"]} == {"george", "jackson", "lucas"} - {s, v}
         assert all((exp / f"si_{s}" / ".done" / f"loso-stage{n}").is_file() for n in range(1, 8))
+        # the final TDNNs: retrained with V for the epochs chosen on V
+        final = [json.loads(line) for line in
+                 (recipe / "data" / f"si_{s}" / "final" / "train.jsonl").open()]
+        assert {row["speaker"] for row in final} == {"george", "jackson", "lucas"} - {s}
+        trained = yaml.safe_load((exp / f"si_{s}" / "final" / "train" / "config.yaml")
+                                 .read_text())
+        best = json.loads((exp / f"si_{s}" / "select" / "train" / "results.json").read_text())
+        assert trained["train"]["epochs"] == max(1, best["valid"]["best_epoch"])
         choice = json.loads((exp / f"si_{s}" / "select" / "choice.json").read_text())
         assert choice["validation_speakers"] == [v] and len(choice["weights"]) == 3
         assert choice["manifest"].endswith(f"si_{s}/select/valid.jsonl")
@@ -160,7 +168,8 @@ def test_fsdd_loso_recipe_nested_validation(tmp_path, fsdd_three_speakers):
                  for name in ("online", "online_state", "batch")}
         assert modes["online"]["mode"] == "strict" and modes["online_state"]["mode"] == "online"
         assert modes["batch"]["mode"] == "batch" and modes["online_state"]["order_seed"] == 3
-        assert all(m["weights"] == choice["weights"] for m in modes.values())
+        assert all(m["weights"] == choice["weights"] and m["checkpoint"] == "last"
+                   and m["experiments"][0] == f"exp/si_{s}/final/train" for m in modes.values())
         assert all(m["speeds"] == [1.0] and m["num_utterances"] == 30
                    for m in modes.values())
         assert 0 <= modes["online"]["accuracy"] <= 1
@@ -177,17 +186,13 @@ def test_fsdd_loso_recipe_nested_validation(tmp_path, fsdd_three_speakers):
     rerun = run_recipe(recipe, *args, cwd=tmp_path, script="loso.sh")
     assert rerun.returncode == 0 and rerun.stdout.count("skipped") == 2 * 7
 
-    # --retrain true: the TDNNs retrained on every speaker but the test one, V included
-    again = run_recipe(recipe, *args, "--speakers", "george", "--retrain", "true",
-                       "--stage", 6, "--stop-stage", 6, cwd=tmp_path, script="loso.sh")
+    # --retrain false: the experts trained without V are the final ones
+    again = run_recipe(recipe, *args, "--speakers", "george", "--retrain", "false",
+                       "--stage", 7, cwd=tmp_path, script="loso.sh")
     assert again.returncode == 0, again.stdout + again.stderr
-    final = [json.loads(line) for line in
-             (recipe / "data" / "si_george" / "final" / "train.jsonl").open()]
-    assert {row["speaker"] for row in final} == {"jackson", "lucas"}
-    trained = yaml.safe_load((exp / "si_george" / "final" / "train" / "config.yaml").read_text())
-    best = json.loads((exp / "si_george" / "select" / "train" / "results.json").read_text())
-    assert trained["train"]["epochs"] == max(1, best["valid"]["best_epoch"])
-    assert (exp / "si_george" / "final" / "dtw1nn" / "best.pt").is_file()
+    scored = json.loads((exp / "si_george" / "online" / "eval.json").read_text())
+    assert scored["experiments"][0] == "exp/si_george/select/train"
+    assert scored["checkpoint"] == "best"
 
 
 def test_speech_commands_recipe_stages(tmp_path, speech_commands_dir):

@@ -17,10 +17,10 @@
 # relative path is read from the caller's folder if it is there, else from recipes/fsdd/).
 # --eval-speeds: each expert's energies are averaged over these speed-perturbed copies of each
 # utterance (`asr eval --speed`; default 0.9,0.95,1,1.05,1.1; 1 for none). --order-seed: the
-# order in which S's utterances reach the online recognizer (default 0). --retrain: false (the
-# default) keeps the experts trained without V, each TDNN at its best epoch on V; true retrains
-# them on all the training speakers, V included, for that number of epochs (more data, twice
-# the training time).
+# order in which S's utterances reach the online recognizer (default 0). --retrain: true (the
+# default) retrains the TDNNs on all the training speakers, V included, for the number of epochs
+# chosen on V (twice the training time, one more speaker); false keeps the experts trained
+# without V, each TDNN at its best epoch on V.
 # Stages, for each held-out speaker S (markers exp/si_S/.done/loso-stageN; a rerun skips what is
 # finished; --stage N reruns stages N..stop-stage whatever their markers):
 #   0  download FSDD into downloads/ (once; skipped when --data-dir is given)
@@ -31,8 +31,8 @@
 #   4  the DTW 1-NN on select                                   -> exp/si_S/select/dtw1nn/
 #   5  choose on V (one utterance at a time, --eval-speeds): the experts' weights
 #                                                               -> exp/si_S/select/choice.json
-#   6  with --retrain true: the final experts on data/si_S/final (TDNNs retrained for their
-#      chosen epochs)                                           -> exp/si_S/final/{train,...}/
+#   6  the final experts on data/si_S/final (TDNNs retrained for their chosen epochs; with
+#      --retrain false the experts of stages 2-4)               -> exp/si_S/final/{train,...}/
 #   7  score the final system on S:
 #        exp/si_S/online/eval.json        each utterance on its own (strict: the headline)
 #        exp/si_S/online_state/eval.json  with S's online CMVN state from his earlier
@@ -54,7 +54,7 @@ logmel_config=""  # default conf/speaker_independent_logmel.yaml
 nn1_config=""  # default conf/dtw1nn.yaml
 eval_speeds="0.9,0.95,1,1.05,1.1"
 order_seed=0
-retrain=false
+retrain=true
 
 while [ $# -gt 0 ]; do
   case "$1" in
