@@ -563,8 +563,8 @@ def local_distances(x, y, metric: str = "sqeuclidean") -> torch.Tensor:
     :math:`1 - \cos(x_i, y_j)` (``cosine``), for alignments, pictures and barycenters that
     must agree with the energies.
 
-    >>> local_distances(torch.tensor([[0.0, 1.0]]), torch.tensor([[0.0, 3.0], [2.0, 0.0]])).tolist()
-    [[4.0, 5.0]]
+    >>> local_distances(torch.tensor([[0.0, 1.0]]), torch.tensor([[0.0, 3.0], [1.0, 1.0]])).tolist()
+    [[4.0, 1.0]]
     """
     check_metric(metric)
     x = torch.as_tensor(x, dtype=torch.float64)
