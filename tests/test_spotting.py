@@ -190,3 +190,34 @@ def test_bad_input(tiny_spotter, stream, tmp_path):
     assert_one_line_error(invoke("score-spotting", "--ref", bad, bad), "make-stream")
     assert_one_line_error(invoke("make-stream", keywords, "--out", tmp_path / "x",
                                  "--speakers", "nobody"), "nobody")
+
+
+def test_stream_front_end_and_encoder_match_the_batch_ones(tiny_spotter, fsdd_dir):
+    """Features and G_W computed block by block, from chunks of any size, equal those of the
+    whole recording (no trimming: a stream is not trimmed)."""
+    import dataclasses
+
+    import torch
+
+    from asr.features import compute_features, load_audio
+    from asr.spotting.frontend import StreamEncoder, StreamFeatures
+
+    rec, config = load_recognizer(tiny_spotter)
+    frontend = dataclasses.replace(config.frontend, trim=False)
+    wave = load_audio(fsdd_dir / "recordings" / "3_nicolas_5.wav", 8000).numpy()
+    batch = compute_features(torch.from_numpy(wave), frontend).numpy()
+    stream, parts, rng, i = StreamFeatures(frontend, block=4), [], np.random.default_rng(0), 0
+    while i < len(wave):
+        n = int(rng.integers(1, 700))
+        parts.append(stream.push(wave[i:i + n]))
+        i += n
+    parts.append(stream.push(np.zeros(0), final=True))
+    feats = np.concatenate(parts)
+    assert feats.shape == batch.shape
+    np.testing.assert_allclose(feats, batch, atol=1e-3 * np.abs(batch).max())
+    encoder, out = StreamEncoder(rec), []
+    for a in range(0, len(feats), 5):
+        out.append(encoder.push(feats[a:a + 5]))
+    out.append(encoder.push(feats[:0], final=True))
+    reference = rec.encode([torch.from_numpy(feats)])[0]
+    torch.testing.assert_close(torch.cat(out), reference.detach(), atol=1e-4, rtol=1e-4)
