@@ -100,14 +100,13 @@ def test_calibrate_then_spot_uses_the_thresholds(tiny_spotter, stream, tmp_path)
     shutil.copytree(tiny_spotter, exp)
     wav = stream.with_suffix(".wav")
     assert_one_line_error(invoke("spot", "--exp", exp, wav), "asr calibrate")
-    result = invoke("calibrate", "--exp", exp, wav, "--false-alarms-per-hour", 0)
+    result = invoke("calibrate", "--exp", exp, wav, "--false-alarms-per-hour", 0, "--block", 64)
     assert result.exit_code == 0, result.output
-    _, _, = load_recognizer(exp)
     # at 0 false alarms per hour on the stream itself, nothing scores below the thresholds
-    result = invoke("spot", "--exp", exp, wav, "--format", "json")
+    result = invoke("spot", "--exp", exp, wav, "--format", "json", "--block", 64)
     assert result.exit_code == 0 and result.output.strip() == "", result.output
     # a higher rate from the stored negative scores admits hits
-    result = invoke("spot", "--exp", exp, wav, "--format", "json",
+    result = invoke("spot", "--exp", exp, wav, "--format", "json", "--block", 64,
                     "--false-alarms-per-hour", 100000)
     assert result.exit_code == 0 and result.output.strip(), result.output
     assert (exp / "best.pt.bak").is_file()
@@ -134,7 +133,7 @@ def test_hits_come_out_when_decided(tiny_spotter, stream):
     rec, config = load_recognizer(tiny_spotter)
     wave = soundfile.read(stream.with_suffix(".wav"), dtype="float32")[0]
     spotter = Spotter(rec, config.frontend, thresholds=float("inf"))
-    chunk, seen = 40, 0
+    chunk, seen = 160, 0
     for start in range(0, len(wave), chunk):
         seen += len(wave[start:start + chunk])
         for hit in spotter.push(wave[start:start + chunk]):
