@@ -100,14 +100,13 @@ def test_calibrate_then_spot_uses_the_thresholds(tiny_spotter, stream, tmp_path)
     shutil.copytree(tiny_spotter, exp)
     wav = stream.with_suffix(".wav")
     assert_one_line_error(invoke("spot", "--exp", exp, wav), "asr calibrate")
-    result = invoke("calibrate", "--exp", exp, wav, "--false-alarms-per-hour", 0)
+    result = invoke("calibrate", "--exp", exp, wav, "--false-alarms-per-hour", 0, "--block", 64)
     assert result.exit_code == 0, result.output
-    _, _, = load_recognizer(exp)
     # at 0 false alarms per hour on the stream itself, nothing scores below the thresholds
-    result = invoke("spot", "--exp", exp, wav, "--format", "json")
+    result = invoke("spot", "--exp", exp, wav, "--format", "json", "--block", 64)
     assert result.exit_code == 0 and result.output.strip() == "", result.output
     # a higher rate from the stored negative scores admits hits
-    result = invoke("spot", "--exp", exp, wav, "--format", "json",
+    result = invoke("spot", "--exp", exp, wav, "--format", "json", "--block", 64,
                     "--false-alarms-per-hour", 100000)
     assert result.exit_code == 0 and result.output.strip(), result.output
     assert (exp / "best.pt.bak").is_file()
@@ -134,7 +133,7 @@ def test_hits_come_out_when_decided(tiny_spotter, stream):
     rec, config = load_recognizer(tiny_spotter)
     wave = soundfile.read(stream.with_suffix(".wav"), dtype="float32")[0]
     spotter = Spotter(rec, config.frontend, thresholds=float("inf"))
-    chunk, seen = 40, 0
+    chunk, seen = 160, 0
     for start in range(0, len(wave), chunk):
         seen += len(wave[start:start + chunk])
         for hit in spotter.push(wave[start:start + chunk]):
@@ -190,3 +189,34 @@ def test_bad_input(tiny_spotter, stream, tmp_path):
     assert_one_line_error(invoke("score-spotting", "--ref", bad, bad), "make-stream")
     assert_one_line_error(invoke("make-stream", keywords, "--out", tmp_path / "x",
                                  "--speakers", "nobody"), "nobody")
+
+
+def test_stream_front_end_and_encoder_match_the_batch_ones(tiny_spotter, fsdd_dir):
+    """Features and G_W computed block by block, from chunks of any size, equal those of the
+    whole recording (no trimming: a stream is not trimmed)."""
+    import dataclasses
+
+    import torch
+
+    from asr.features import compute_features, load_audio
+    from asr.spotting.frontend import StreamEncoder, StreamFeatures
+
+    rec, config = load_recognizer(tiny_spotter)
+    frontend = dataclasses.replace(config.frontend, trim=False)
+    wave = load_audio(fsdd_dir / "recordings" / "3_nicolas_5.wav", 8000).numpy()
+    batch = compute_features(torch.from_numpy(wave), frontend).numpy()
+    stream, parts, rng, i = StreamFeatures(frontend, block=4), [], np.random.default_rng(0), 0
+    while i < len(wave):
+        n = int(rng.integers(1, 700))
+        parts.append(stream.push(wave[i:i + n]))
+        i += n
+    parts.append(stream.push(np.zeros(0), final=True))
+    feats = np.concatenate(parts)
+    assert feats.shape == batch.shape
+    np.testing.assert_allclose(feats, batch, atol=1e-3 * np.abs(batch).max())
+    encoder, out = StreamEncoder(rec), []
+    for a in range(0, len(feats), 5):
+        out.append(encoder.push(feats[a:a + 5]))
+    out.append(encoder.push(feats[:0], final=True))
+    reference = rec.encode([torch.from_numpy(feats)])[0]
+    torch.testing.assert_close(torch.cat(out), reference.detach(), atol=1e-4, rtol=1e-4)

@@ -71,7 +71,7 @@ class Spotter:
     across_words : bool
         Suppress across words (default) or within each word only.
     block : int
-        Feature frames per block of work.
+        Feature frames per block of work (rounded up to a multiple of G_W's subsampling).
     window : float
         Suppression half-window :math:`P` in seconds.
     step : {"itakura", "symmetric2", "symmetric1"}
@@ -101,11 +101,9 @@ class Spotter:
         self.thresholds = np.array([float(thresholds[w]) for w in words])
         # the suppression compares scores relative to finite thresholds
         self.offsets = np.where(np.isfinite(self.thresholds), self.thresholds, 0.0)
-        self.features = StreamFeatures(frontend, block=block * 1)
         self.encoder = StreamEncoder(recognizer)
-        if block % self.encoder.stride:
-            block += self.encoder.stride - block % self.encoder.stride
-            self.features = StreamFeatures(frontend, block=block)
+        stride = self.encoder.stride
+        self.features = StreamFeatures(frontend, block=-(-int(block) // stride) * stride)
         all_templates = recognizer.templates()
         self.template_ids = [t for t, w in enumerate(recognizer.template_word_list)
                              if recognizer.words[w] in words]
@@ -154,7 +152,17 @@ class Spotter:
     def push(self, samples, final: bool = False) -> list[Hit]:
         """Add samples (float in [-1, 1], the front end's rate); returns the hits decided."""
         feats = self.features.push(samples, final=final)
-        y = self.encoder.push(feats, final=final)
+        # every later stage also runs one block at a time, so that the arithmetic (matrix
+        # products included) is the same however the samples arrived
+        step = self.features.block
+        hits = []
+        for a in range(0, max(len(feats), 1), step):
+            last = final and a + step >= len(feats)
+            hits += self._advance(self.encoder.push(feats[a:a + step], final=last), last)
+        return hits
+
+    def _advance(self, y, final) -> list[Hit]:
+        """Score new output frames ``y`` and decide the frames that can be decided."""
         hits = []
         if len(y):
             score, start = self.matcher.push(self._costs(y))

@@ -32,9 +32,11 @@ def plot_spotting(path, wave, sample_rate, features, hop_seconds, tracks, frame_
         axes[0].text((start + end) / 2, 1.04, word, ha="center", fontsize=7,
                      transform=axes[0].get_xaxis_transform())
     axes[0].set_ylabel("waveform")
-    axes[1].imshow(np.asarray(features).T, aspect="auto", origin="lower", cmap="magma",
-                   extent=[0, len(features) * hop_seconds, 0, np.asarray(features).shape[1]])
-    axes[1].set_ylabel("features")
+    feats = np.asarray(features, dtype=np.float64)
+    feats = (feats - feats.mean(axis=0)) / np.maximum(feats.std(axis=0), 1e-9)
+    axes[1].imshow(feats.T, aspect="auto", origin="lower", cmap="magma", vmin=-3, vmax=3,
+                   extent=[0, len(feats) * hop_seconds, 0, feats.shape[1]])
+    axes[1].set_ylabel("features (standardized)")
     frames = np.arange(len(tracks)) * frame_seconds + frame_seconds
     for w, word in enumerate(words):
         c = colors(w % 10)
