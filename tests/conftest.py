@@ -7,7 +7,7 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from _support import Handler
+from _support import Handler, fsdd_utterances
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("ASR_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -50,21 +50,13 @@ def tiny_spotter(tmp_path_factory, fsdd_dir):
     """A tiny TDNN recognizer of three digits (four speakers, a few epochs on real FSDD audio,
     front end without CMVN as recipes/fsdd/conf/spotting.yaml) for the enrollment and spotting
     tests; ``nicolas`` is held out. Returns the experiment directory (copy it to change it)."""
-    import soundfile
 
     from asr.config import apply_overrides, load_config
-    from asr.corpora import Utterance, write_manifest
+    from asr.corpora import write_manifest
     from asr.train import train
 
     def subset(speakers, takes):
-        out = []
-        for word in SPOT_WORDS:
-            for speaker in speakers:
-                for take in takes:
-                    path = fsdd_dir / "recordings" / f"{word}_{speaker}_{take}.wav"
-                    out.append(Utterance(id=path.stem, path=path, word=word, speaker=speaker,
-                                         duration=soundfile.info(path).duration))
-        return out
+        return fsdd_utterances(fsdd_dir / "recordings", SPOT_WORDS, speakers, takes)
 
     root = tmp_path_factory.mktemp("tiny-spotter")
     speakers = ("george", "jackson", "lucas", "yweweler")

@@ -9,13 +9,12 @@ import json
 from pathlib import Path
 
 import pytest
-import soundfile
-from _support import assert_one_line_error
+from _support import assert_one_line_error, fsdd_utterances
 from click.testing import CliRunner
 from matplotlib.image import imread
 
 from asr.cli import main
-from asr.corpora import Utterance, write_manifest
+from asr.corpora import write_manifest
 
 WORDS = ("0", "1", "7")
 TINY = [
@@ -39,14 +38,8 @@ def invoke(*args):
 
 
 def fsdd_subset(recordings: Path, takes):
-    out = []
-    for word in WORDS:
-        for speaker in ("george", "jackson", "lucas", "nicolas", "yweweler"):
-            for take in takes:
-                path = recordings / f"{word}_{speaker}_{take}.wav"
-                out.append(Utterance(id=path.stem, path=path, word=word, speaker=speaker,
-                                     duration=soundfile.info(path).duration))
-    return out
+    return fsdd_utterances(recordings, WORDS,
+                           ("george", "jackson", "lucas", "nicolas", "yweweler"), takes)
 
 
 @pytest.fixture(scope="module")

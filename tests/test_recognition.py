@@ -7,9 +7,8 @@ says, --reset forgets it, and eval --online equals recognize --speaker fed the s
 import json
 
 import pytest
-import soundfile
 import torch
-from _support import assert_one_line_error
+from _support import assert_one_line_error, fsdd_utterances
 from click.testing import CliRunner
 
 from asr.cli import main
@@ -26,14 +25,7 @@ def invoke(*args, stdin=None):
 
 
 def utterances(recordings, takes, speakers=SPEAKERS):
-    out = []
-    for word in WORDS:
-        for speaker in speakers:
-            for take in takes:
-                path = recordings / f"{word}_{speaker}_{take}.wav"
-                out.append(Utterance(id=path.stem, path=path, word=word, speaker=speaker,
-                                     duration=soundfile.info(path).duration))
-    return out
+    return fsdd_utterances(recordings, WORDS, speakers, takes)
 
 
 @pytest.fixture(scope="module")

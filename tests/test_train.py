@@ -5,16 +5,16 @@ import json
 import shutil
 
 import pytest
-import soundfile
 import torch
 import yaml
+from _support import fsdd_utterances
 from click.testing import CliRunner
 
 import asr.train as train_module
 from asr.checkpoint import load_checkpoint, load_recognizer
 from asr.cli import main
 from asr.config import Config, apply_overrides, load_config
-from asr.corpora import Utterance, write_manifest
+from asr.corpora import write_manifest
 from asr.errors import ConfigError
 from asr.train import bucket_batches, lr_factor, train
 
@@ -28,14 +28,7 @@ SMALL = [
 
 
 def subset(fsdd_dir, words, takes):
-    out = []
-    for word in words:
-        for speaker in SPEAKERS:
-            for take in takes:
-                path = fsdd_dir / "recordings" / f"{word}_{speaker}_{take}.wav"
-                out.append(Utterance(id=path.stem, path=path, word=word, speaker=speaker,
-                                     duration=soundfile.info(path).duration))
-    return out
+    return fsdd_utterances(fsdd_dir / "recordings", words, SPEAKERS, takes)
 
 
 def make_data(root, fsdd_dir, words, train_takes, valid_takes, test_takes):
