@@ -2,13 +2,15 @@
 #   make run    the FSDD recipe end to end (prepare, train, evaluate, align, compare losses)
 #   make test   lint and the test suite
 #   make loso   FSDD leave-one-speaker-out: TDNN, DTW 1-NN and their ensemble per held-out speaker
+#   make asc    the Arabic Speech Commands recipe (40 words, official split) end to end
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 FSDD ?= $(firstword $(wildcard ../shared/data/fsdd))
+ASC ?= $(firstword $(wildcard ../shared/data/arabic_speech_commands))
 
-.PHONY: run loso test install bench clean
+.PHONY: run loso asc test install bench clean
 
 install: $(STAMP)
 
@@ -22,6 +24,9 @@ run: $(STAMP)
 
 loso: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash recipes/fsdd/loso.sh $(if $(FSDD),--data-dir $(FSDD),)
+
+asc: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash recipes/arabic_speech_commands/run.sh $(if $(ASC),--data-dir $(ASC),)
 
 test: $(STAMP)
 	$(BIN)/ruff check asr tests benchmarks

@@ -12,18 +12,8 @@ recordings.
 import numpy as np
 import torch
 
+from asr.dtw.api import local_distances
 from asr.errors import DataError
-
-
-def local_distances(x, y, metric="sqeuclidean"):
-    """Local distance matrix [N, M] between the frames of ``x`` [N, d] and ``y`` [M, d]."""
-    x = torch.as_tensor(x, dtype=torch.float64)
-    y = torch.as_tensor(y, dtype=torch.float64)
-    if metric == "cosine":
-        unit = torch.nn.functional.normalize
-        return 1 - unit(x, dim=1) @ unit(y, dim=1).T
-    squared = torch.cdist(x, y).square()
-    return squared if metric == "sqeuclidean" else squared.sqrt()
 
 
 def align_with_model(recognizer, config, features, word=None):
@@ -44,15 +34,17 @@ def align_with_model(recognizer, config, features, word=None):
         raise DataError(f"word {word!r} is not in the model's vocabulary "
                         f"({', '.join(recognizer.words)})")
     options = recognizer.dtw_options
-    metric = options.get("metric", "sqeuclidean")
-    best = None
-    for k, template in enumerate(recognizer.templates_of(word)):
-        distances = local_distances(encoded, template.detach(), metric)
-        alignment = dtw(distances.numpy(), step=options["step"], band=options.get("band"),
-                        gamma=options.get("gamma", 0.0))
-        if best is None or alignment.cost < best[2].cost:
-            best = (k, template.detach(), alignment, distances)
-    k, template, alignment, distances = best
+    # the template recognition used: lowest energy as the recognizer computes it (normalized,
+    # soft-min over paths at the model's gamma), not lowest raw accumulated cost
+    index = recognizer.words.index(word)
+    own = [t for t, w in enumerate(recognizer.template_word_list) if w == index]
+    with torch.no_grad():
+        template_energies = recognizer.template_distances([encoded])[0, own]
+    k = int(torch.argmin(template_energies))
+    template = recognizer.templates_of(word)[k]
+    distances = local_distances(encoded, template, options.get("metric", "sqeuclidean"))
+    alignment = dtw(distances.numpy(), step=options["step"], band=options.get("band"),
+                    gamma=options.get("gamma", 0.0))
     encoder = getattr(recognizer, "encoder", None)
     subsampling = getattr(encoder, "subsampling", 1) if encoder is not None else 1
     return {
@@ -62,6 +54,7 @@ def align_with_model(recognizer, config, features, word=None):
         "energies": {w: float(e) for w, e in zip(recognizer.words, energies, strict=True)},
         "margin": float(energies[order[1]] - energies[order[0]]),
         "alignment_cost": float(alignment.cost),
+        "template_energy": float(template_energies[k]),
         "frame_hop": config.frontend.hop_seconds * subsampling,
         "encoded": encoded.numpy(),
         "template_frames": template.numpy(),

@@ -10,7 +10,10 @@ through the feature cache); what is here acts on a feature matrix [T, D] laid ou
   factor :math:`\\alpha`. Interpolation is linear, so it commutes with deltas and mean
   normalization and each block is warped alike.
 - :func:`spec_augment`: SpecAugment-style masks (Park et al., 2019): a few runs of frames and of
-  channels (the same channels in every block) are set to 0, the mean of normalized features.
+  channels (the same channels in every block) are set to the mean of the features as the model
+  sees them: 0 for per-utterance-normalized features, the training set's mean (``fill``) when the
+  model standardizes raw features itself (``model.input_norm="global"``), so that a masked value
+  lands on 0 after standardization, never many deviations away from it.
 - Gaussian noise of a given standard deviation on every feature.
 - :class:`NoisyFeatures`: additive coloured noise at a random SNR, in the waveform domain
   (features recomputed on the fly, about 1 ms per utterance).
@@ -39,10 +42,14 @@ class Augmenter:
         Standard deviation of additive Gaussian noise on the features.
     crop : int
         Drop up to this many frames at each end (:func:`random_crop`).
+    fill : Tensor [D], optional
+        The value a masked feature takes: the mean the model subtracts when it standardizes its
+        input (``Recognizer.input_mean`` under ``model.input_norm="global"``); default 0, the
+        mean of per-utterance-normalized features.
     """
 
     def __init__(self, frontend, vtlp=0.0, time_masks=0, time_width=0, freq_masks=0,
-                 freq_width=0, noise=0.0, crop=0):
+                 freq_width=0, noise=0.0, crop=0, fill=None):
         self.blocks = int(getattr(frontend, "deltas", 0)) + 1
         self.static = frontend.dim // self.blocks
         self.vtlp = float(vtlp) if frontend.kind == "logmel" else 0.0
@@ -50,6 +57,7 @@ class Augmenter:
         self.freq_masks, self.freq_width = int(freq_masks), int(freq_width)
         self.noise = float(noise)
         self.crop = int(crop)
+        self.fill = None if fill is None else torch.as_tensor(fill, dtype=torch.float32)
         self._mel = None
         if self.vtlp > 0:
             import librosa
@@ -77,7 +85,7 @@ class Augmenter:
                            self.blocks)
         if (self.time_masks and self.time_width) or (self.freq_masks and self.freq_width):
             x = spec_augment(x, rng, self.blocks, self.time_masks, self.time_width,
-                             self.freq_masks, self.freq_width)
+                             self.freq_masks, self.freq_width, self.fill)
         if self.noise > 0:
             noise = rng.standard_normal(x.shape).astype(np.float32) * self.noise
             x = x + torch.from_numpy(noise)
@@ -126,25 +134,28 @@ def warp_bands(features: torch.Tensor, positions: np.ndarray, blocks: int = 1) -
 
 def spec_augment(features: torch.Tensor, rng: np.random.Generator, blocks: int = 1,
                  time_masks: int = 2, time_width: int = 5, freq_masks: int = 2,
-                 freq_width: int = 4) -> torch.Tensor:
-    """Zero ``time_masks`` runs of up to ``time_width`` frames and ``freq_masks`` runs of up to
+                 freq_width: int = 4, fill: torch.Tensor | None = None) -> torch.Tensor:
+    """Mask ``time_masks`` runs of up to ``time_width`` frames and ``freq_masks`` runs of up to
     ``freq_width`` static channels (the same channels in each of the ``blocks``).
 
-    A run never covers more than half the frames of the utterance.
+    A masked entry of channel ``d`` takes the value ``fill[d]`` (default 0: the mean of
+    normalized features). A run never covers more than half the frames of the utterance.
     """
     x = features.clone()
+    fill = torch.zeros(x.shape[1], dtype=x.dtype) if fill is None else fill.to(x.dtype)
     frames, static = x.shape[0], x.shape[1] // blocks
     for _ in range(time_masks):
         width = int(rng.integers(0, min(time_width, frames // 2) + 1))
         if width:
             start = int(rng.integers(0, frames - width + 1))
-            x[start:start + width] = 0
+            x[start:start + width] = fill
     for _ in range(freq_masks):
         width = int(rng.integers(0, min(freq_width, static) + 1))
         if width:
             start = int(rng.integers(0, static - width + 1))
             for b in range(blocks):
-                x[:, b * static + start:b * static + start + width] = 0
+                cols = slice(b * static + start, b * static + start + width)
+                x[:, cols] = fill[cols]
     return x
 
 
@@ -162,9 +173,10 @@ def random_crop(features: torch.Tensor, rng: np.random.Generator, max_frames: in
 class NoisyFeatures:
     """Features of training utterances with additive noise, computed on the fly.
 
-    Each waveform is loaded once, DC-removed and silence-trimmed as the front end would, and
-    kept in memory. On request, coloured Gaussian noise is added at a signal-to-noise ratio
-    drawn uniformly in ``snr`` (dB, relative to the mean power of the trimmed utterance) and the
+    A waveform is read from disk when asked for (they are never all kept in memory: memory does
+    not grow with the corpus), DC-removed and silence-trimmed as the front end would. Coloured
+    Gaussian noise is added at a signal-to-noise ratio drawn uniformly in ``snr`` (dB, relative
+    to the mean power of the trimmed utterance) and the
     features are computed without trimming again, so the result looks like a tightly cut noisy
     recording (as some sessions of a corpus are):
 
@@ -189,22 +201,25 @@ class NoisyFeatures:
     def __init__(self, utterances, frontend, snr=(5.0, 25.0), speaker_means=None):
         import dataclasses
 
-        from asr.features import load_audio, trim_silence
-
         self.frontend = frontend
         self.untrimmed = dataclasses.replace(frontend, trim=False)
         self.snr = (float(snr[0]), float(snr[1]))
+        self.paths = [utt.path for utt in utterances]
         self.speakers = [utt.speaker for utt in utterances]
         self.speaker_means = speaker_means
-        self.waves = []
-        for utt in utterances:
-            wave = load_audio(utt.path, frontend.sample_rate)
-            if frontend.remove_dc:
-                wave = wave - wave.mean()
-            if frontend.trim:
-                wave = trim_silence(wave, frontend.trim_db, frontend.win_length,
-                                    frontend.hop_length, min_length=frontend.win_length)
-            self.waves.append(wave)
+
+    def wave(self, index: int) -> torch.Tensor:
+        """The DC-removed, trimmed waveform of utterance ``index``, read from disk now."""
+        from asr.features import load_audio, trim_silence
+
+        frontend = self.frontend
+        wave = load_audio(self.paths[index], frontend.sample_rate)
+        if frontend.remove_dc:
+            wave = wave - wave.mean()
+        if frontend.trim:
+            wave = trim_silence(wave, frontend.trim_db, frontend.win_length,
+                                frontend.hop_length, min_length=frontend.win_length)
+        return wave
 
     def __call__(self, index: int, speed: float, rng: np.random.Generator) -> torch.Tensor:
         """Features [T, D] of utterance ``index`` at ``speed`` with fresh noise."""
@@ -212,7 +227,7 @@ class NoisyFeatures:
 
         from asr.features import compute_features, speaker_cmvn
 
-        wave = self.waves[index]
+        wave = self.wave(index)
         white = torch.from_numpy(rng.standard_normal(wave.shape[0]))
         rho = rng.uniform(-0.9, 0.9)
         noise = AF.lfilter(white, torch.tensor([1.0, -rho], dtype=torch.float64),
@@ -225,3 +240,68 @@ class NoisyFeatures:
         if self.frontend.cmvn == "speaker":
             feats = speaker_cmvn([feats], [self.speakers[index]], self.speaker_means[speed])[0]
         return feats
+
+
+class OnlineCmvnSimulator:
+    r"""Speaker CMVN as an online recognizer meets it, drawn afresh for every training utterance.
+
+    A deployed recognizer normalizes an utterance of a new speaker from a prior and whatever of
+    that speaker it has heard before (:class:`asr.features.OnlineCmvn`): nothing for the first
+    utterance (the strict one-utterance case), more and more later. Training with batch speaker
+    CMVN only ever shows the last case. Here each time utterance :math:`u` of speaker :math:`s`
+    is drawn, a history size :math:`h` is drawn uniformly in :math:`\{0, \dots, H\}`, :math:`h`
+    other utterances :math:`v` of :math:`s` (same speed copy) are drawn without replacement, and
+
+    .. math::
+
+        \hat\mu_u = \frac{\tau \mu_0 + \sum_{v} \sum_t x^{(v)}_t + \sum_t x^{(u)}_t}
+                         {\tau + \sum_v T_v + T_u}, \qquad
+        x^{(u)}_t \leftarrow \frac{x^{(u)}_t - \hat\mu_u}{\max(\sigma_u, \epsilon)},
+
+    the formula of :class:`asr.features.OnlineCmvn` with the current utterance included (prior
+    mean :math:`\mu_0` counted as :math:`\tau` frames, :math:`\sigma_u` the utterance's own
+    deviation). :math:`H = 0` trains in the strict condition only.
+
+    Parameters
+    ----------
+    features : list (one per speed) of list of Tensor [T_i, D]
+        Raw (not yet speaker-normalized) training features.
+    speakers : list of str
+        Speaker of each utterance.
+    prior_mean : Tensor [D]
+        :math:`\mu_0`, the training set's mean raw feature.
+    prior_frames : float
+        :math:`\tau`.
+    max_history : int
+        :math:`H`.
+    """
+
+    def __init__(self, features, speakers, prior_mean, prior_frames, max_history, eps=1e-5):
+        self.features = features
+        self.prior = float(prior_frames) * torch.as_tensor(prior_mean, dtype=torch.float64)
+        self.prior_frames = float(prior_frames)
+        self.max_history = int(max_history)
+        self.eps = eps
+        self.sums = [torch.stack([f.double().sum(dim=0) for f in feats]) for feats in features]
+        self.frames = [np.array([f.shape[0] for f in feats], dtype=np.float64)
+                       for feats in features]
+        by_speaker = {}
+        for i, s in enumerate(speakers):
+            by_speaker.setdefault(s, []).append(i)
+        self.peers = [np.array([j for j in by_speaker[s] if j != i], dtype=np.int64)
+                      for i, s in enumerate(speakers)]
+
+    def __call__(self, index: int, speed: int, rng: np.random.Generator) -> torch.Tensor:
+        """Normalized features of utterance ``index`` at speed copy ``speed`` (an index)."""
+        x = self.features[speed][index]
+        peers = self.peers[index]
+        h = min(int(rng.integers(0, self.max_history + 1)), len(peers)) if len(peers) else 0
+        total = self.prior + self.sums[speed][index]
+        count = self.prior_frames + self.frames[speed][index]
+        if h:
+            chosen = rng.choice(peers, size=h, replace=False)
+            total = total + self.sums[speed][chosen].sum(dim=0)
+            count += float(self.frames[speed][chosen].sum())
+        mean = (total / count).to(x.dtype)
+        std = x.std(dim=0, correction=0, keepdim=True).clamp_min(self.eps)
+        return (x - mean) / std

@@ -70,10 +70,17 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 def recognizer_payload(recognizer, config: Config) -> dict[str, Any]:
-    """The part of a checkpoint that rebuilds the recognizer: arguments, weights, config."""
-    return {"model_args": recognizer.model_args(),
-            "model_state": {k: v.detach().clone() for k, v in recognizer.state_dict().items()},
-            "config": config.to_dict()}
+    """The part of a checkpoint that rebuilds the recognizer: arguments, weights, config, and
+    the recognizer's ``feature_prior`` attribute when it has one (``{"mean": Tensor [D],
+    "frames": int, "utterances": int}``, the training set's mean raw feature: the prior of
+    online speaker CMVN, :mod:`asr.features.online`)."""
+    payload = {"model_args": recognizer.model_args(),
+               "model_state": {k: v.detach().clone() for k, v in recognizer.state_dict().items()},
+               "config": config.to_dict()}
+    prior = getattr(recognizer, "feature_prior", None)
+    if prior is not None:
+        payload["feature_prior"] = dict(prior)
+    return payload
 
 
 def recognizer_from_payload(payload: dict[str, Any], source: str = "checkpoint"):
@@ -91,7 +98,19 @@ def recognizer_from_payload(payload: dict[str, Any], source: str = "checkpoint")
         reason = " ".join(str(exc).split())[:120]
         raise CheckpointError(f"{source}: weights do not fit the stored model ({reason})") from None
     recognizer.eval()
+    recognizer.feature_prior = _feature_prior(payload.get("feature_prior"), recognizer.input_dim,
+                                              source)
     return recognizer, config
+
+
+def _feature_prior(prior, dim: int, source: str):
+    """The stored prior of online CMVN, checked; None for checkpoints saved without one."""
+    if prior is None:
+        return None
+    mean = prior.get("mean") if isinstance(prior, dict) else None
+    if not isinstance(mean, torch.Tensor) or tuple(mean.shape) != (dim,):
+        raise CheckpointError(f"{source}: damaged checkpoint (feature_prior is not a [{dim}] mean)")
+    return {**prior, "mean": mean.float()}
 
 
 def checkpoint_path(exp_dir: str | Path, which: str = "best") -> Path:

@@ -17,6 +17,9 @@ import click
 # with 2 threads on 2 cores); must be set before torch is imported.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+# the name pip knows this project by ("asr" on PyPI is another project)
+DISTRIBUTION = "elastic-asr"
+
 # command name -> "module:attribute" of its click.Command
 COMMANDS = {
     "prepare": "asr.commands.prepare:prepare",
@@ -27,7 +30,15 @@ COMMANDS = {
     "recognize": "asr.commands.recognize:recognize",
     "align": "asr.commands.align:align",
     "compare-losses": "asr.commands.compare_losses:compare_losses",
+    "pick-weights": "asr.commands.pick_weights:pick_weights",
     "learning-curve": "asr.commands.learning_curve:learning_curve",
+    "enroll": "asr.commands.enroll:enroll",
+    "forget": "asr.commands.enroll:forget",
+    "spot": "asr.commands.spot:spot",
+    "calibrate": "asr.commands.spot:calibrate",
+    "make-stream": "asr.commands.streams:make_stream",
+    "score-spotting": "asr.commands.streams:score_spotting",
+    "listen": "asr.commands.listen:listen",
 }
 
 
@@ -87,7 +98,7 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="asr")
+@click.version_option(package_name=DISTRIBUTION)
 def main():
     """Isolated-word recognition with trainable elastic templates (TDNN + DTW, energy-based)."""
 

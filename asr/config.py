@@ -55,12 +55,22 @@ class ModelConfig:
 
     .. math::
 
-        E(W, y, X) = \\operatorname{min}^{\\gamma}_{k} \\; \\operatorname{min}^{\\gamma}_{\\pi}
-        \\frac{1}{Z_\\pi} \\sum_{(i, j) \\in \\pi} w_{ij}\\, \\lVert G_W(X)_i - T_{y,k,j} \\rVert^2,
+        E(W, y, X) = \\operatorname{min}^{\\gamma_T}_{k} \\; \\frac{1}{Z_k}
+        \\operatorname{min}^{\\gamma}_{\\pi} \\sum_{(i, j) \\in \\pi} w_{ij}\\,
+        d\\bigl(G_W(X)_i, T_{y,k,j}\\bigr)
+        = \\operatorname{min}^{\\gamma_T}_{k} \\; \\operatorname{min}^{\\gamma / Z_k}_{\\pi}
+        \\frac{1}{Z_k} \\sum_{(i, j) \\in \\pi} w_{ij}\\, d\\bigl(G_W(X)_i, T_{y,k,j}\\bigr),
 
     with :math:`\\operatorname{min}^{\\gamma} = -\\gamma \\log \\sum \\exp(-\\cdot/\\gamma)` (the
-    hard minimum at :math:`\\gamma = 0`), step weights :math:`w` of the step pattern ``step`` and
-    normalization :math:`Z` (path length, or :math:`N` for ``asymmetric``).
+    hard minimum at :math:`\\gamma = 0`), local distance :math:`d` (``metric``), step weights
+    :math:`w` of the step pattern ``step`` and normalization :math:`Z_k` (:math:`N + M_k` for
+    the symmetric patterns, :math:`N` for ``asymmetric``; ``normalize``). ``gamma`` is the
+    temperature of the soft minimum over paths of the *accumulated* cost, applied before the
+    division by :math:`Z_k`: on the normalized (per-frame) path energies the temperature is
+    :math:`\\gamma / Z_k` (about :math:`\\gamma / 100` for two one-second utterances at a 10 ms
+    hop). ``template_gamma`` (default: ``gamma``) is the temperature of the soft minimum over
+    a word's templates, on normalized energies. Soft energies can be negative (see
+    :mod:`asr.losses`).
     """
 
     kind: Literal["tdnn", "templates", "dtw1nn"] = "tdnn"
@@ -85,7 +95,7 @@ class ModelConfig:
     gamma: float = 0.0
     template_gamma: float | None = None
     normalize: bool = True
-    metric: Literal["sqeuclidean", "euclidean", "cosine"] = "sqeuclidean"
+    metric: str = "sqeuclidean"
 
     def validate(self) -> None:
         """Check ranges that types cannot express; raise ConfigError naming the key."""
@@ -106,8 +116,11 @@ class ModelConfig:
         _check_range("model.gamma", self.gamma, low=0.0)
         _check_range("model.template_gamma", self.template_gamma, low=0.0)
         _check_range("model.band", self.band, low=0)
-        from asr.dtw.steps import STEP_PATTERNS
+        from asr.dtw.steps import METRICS, STEP_PATTERNS
 
+        if self.metric not in METRICS:
+            raise ConfigError(f"model.metric: must be one of {list(METRICS)}, "
+                              f"got {self.metric!r}")
         if self.step not in STEP_PATTERNS:
             raise ConfigError(f"model.step: must be one of {list(STEP_PATTERNS)}, "
                               f"got {self.step!r}")
@@ -126,6 +139,26 @@ class TrainConfig:
     to ``crop_frames`` frames are dropped at each end. With probability ``noise_prob`` an
     utterance is instead recomputed from its waveform with coloured noise at an SNR drawn in
     ``noise_snr`` (dB).
+
+    With speaker CMVN (``frontend.cmvn="speaker"``), ``online_history`` chooses what the model
+    is trained for. ``None``: batch speaker CMVN (the speaker's mean over all of his training
+    utterances), validation and test likewise. An integer :math:`H`: online CMVN as a deployed
+    recognizer meets a new speaker (:class:`asr.augment.OnlineCmvnSimulator`): each draw of a
+    training utterance is normalized from the training prior (weight ``prior_frames`` frames),
+    :math:`h \\sim U\\{0..H\\}` other utterances of its speaker and itself; validation and test
+    are then scored one utterance at a time (prior and the utterance only, no other recording
+    of its speaker). ``prior_frames`` is stored with the model as the prior's weight for
+    ``asr recognize --speaker`` and ``asr eval --online``.
+
+    ``init_encoder``: an experiment directory (or checkpoint file) whose trained TDNN starts
+    G_W instead of random weights, e.g. one trained on another corpus with more speakers (same
+    front end and TDNN shape); the templates are then initialized through it.
+
+    Competitor pruning (:mod:`asr.training.pruning`): with ``prune_words`` > 0, an utterance is
+    aligned only with its own word and the ``prune_words`` competitors of lowest stored energy,
+    except in every ``prune_full_every``-th epoch (the first included), which aligns every word.
+    The model is scored on the validation set (and ``best.pt`` possibly replaced) after every
+    ``valid_every``-th epoch and after the last.
     """
 
     epochs: int | Auto = 30
@@ -152,7 +185,13 @@ class TrainConfig:
     noise_prob: float = 0.0
     noise_snr: list[float] = field(default_factory=lambda: [5.0, 25.0])
     hide_own_speaker: bool = False
+    online_history: int | None = None
+    prior_frames: float = 100.0
+    init_encoder: str | None = None
     patience: int = 0
+    prune_words: int = 0
+    prune_full_every: int = 4
+    valid_every: int = 1
     threads: int = 2
     jobs: int = 2
     cache_dir: str | None = None
@@ -173,6 +212,11 @@ class TrainConfig:
         if len(self.noise_snr) != 2 or self.noise_snr[0] > self.noise_snr[1]:
             raise ConfigError(f"train.noise_snr: needs [low, high] in dB, got {self.noise_snr}")
         _check_range("train.patience", self.patience, low=0)
+        _check_range("train.online_history", self.online_history, low=0)
+        _check_range("train.prior_frames", self.prior_frames, low=0.0)
+        _check_range("train.prune_words", self.prune_words, low=0)
+        _check_range("train.prune_full_every", self.prune_full_every, low=1)
+        _check_range("train.valid_every", self.valid_every, low=1)
         _check_range("train.threads", self.threads, low=1)
         _check_range("train.jobs", self.jobs, low=1)
         for name in ("spec_time_masks", "spec_time_width", "spec_freq_masks", "spec_freq_width",
@@ -204,6 +248,9 @@ class Config:
         """Check every section; returns ``self``."""
         self.model.validate()
         self.train.validate()
+        if self.train.online_history is not None and self.frontend.cmvn != "speaker":
+            raise ConfigError("train.online_history: needs frontend.cmvn=speaker (it simulates "
+                              "online speaker CMVN)")
         if self.train.hide_own_speaker and self.model.templates_per_speaker < 1:
             raise ConfigError("train.hide_own_speaker: needs model.templates_per_speaker >= 1 "
                               "(templates that know their speaker)")

@@ -45,12 +45,51 @@ def standardize_energies(energies: torch.Tensor) -> torch.Tensor:
     return torch.where(finite, out, torch.full_like(out, float("inf")))
 
 
-def combine_energies(energies: Sequence[torch.Tensor]) -> torch.Tensor:
-    """Sum of the standardized energies [B, W] of several experts (see the module docstring)."""
+def combine_energies(energies: Sequence[torch.Tensor],
+                     weights: Sequence[float] | None = None) -> torch.Tensor:
+    r"""Weighted sum :math:`\sum_m w_m \tilde E_m` of the standardized energies [B, W] of
+    several experts (see the module docstring; default: every :math:`w_m = 1`).
+
+    >>> a, b = torch.tensor([[0.0, 1.0]]), torch.tensor([[1.0, 0.0]])
+    >>> combine_energies([a, b], weights=[2.0, 1.0])
+    tensor([[-1.,  1.]])
+    """
     if not energies:
         raise ValueError("combine_energies needs at least one energy matrix")
     shape = energies[0].shape
     for e in energies[1:]:
         if e.shape != shape:
             raise ValueError(f"energy matrices differ in shape: {tuple(shape)} vs {tuple(e.shape)}")
-    return torch.stack([standardize_energies(e) for e in energies]).sum(dim=0)
+    if weights is None:
+        weights = [1.0] * len(energies)
+    if len(weights) != len(energies) or any(not w >= 0 for w in weights) or not any(weights):
+        raise ValueError(f"weights must be one non-negative number per expert, not all 0; "
+                         f"got {list(weights)} for {len(energies)} experts")
+    # an expert of weight 0 is left out entirely (its +inf entries must not leak in)
+    return sum(w * standardize_energies(e) for w, e in zip(weights, energies, strict=True)
+               if w > 0)
+
+
+def pick_weights(energies: Sequence[torch.Tensor], labels: torch.Tensor,
+                 grid: Sequence[float] = (0.0, 0.5, 1.0, 2.0)) -> tuple[list[float], float]:
+    """Expert weights that maximize accuracy on held-out utterances (a validation speaker).
+
+    Every combination of ``grid`` values (one per expert, not all 0) is scored; ties go to the
+    combination closest to equal weights, then to the first found. Returns the weights
+    (scaled so that the largest is 1) and their accuracy.
+    """
+    import itertools
+
+    best, best_key = None, None
+    for combo in itertools.product(grid, repeat=len(energies)):
+        if not any(combo):
+            continue
+        top = max(combo)
+        w = [c / top for c in combo]
+        accuracy = float((combine_energies(energies, w).argmin(dim=1) == labels)
+                         .float().mean())
+        spread = sum((x - 1.0) ** 2 for x in w)
+        key = (accuracy, -spread)
+        if best_key is None or key > best_key:
+            best, best_key = w, key
+    return best, best_key[0]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from asr.errors import AsrError, DataError
+from asr.errors import DataError
 
 
 @dataclass
@@ -36,7 +36,24 @@ def load_experiment(exp_dir, which="best"):
     return recognizer, config
 
 
-def manifest_energies(recognizer, config, manifest, *, cache_dir=None, jobs=1, speeds=(1.0,)):
+def cmvn_prior(recognizer, prior_frames=None):
+    """The prior of a recognizer's speaker CMVN: ``{"mean": Tensor [D], "prior_frames": tau}``.
+
+    ``tau`` is the weight the experiment was trained with (stored beside the mean; 100 frames
+    for checkpoints from before it was stored) unless ``prior_frames`` overrides it. None for
+    checkpoints saved without a prior: their speaker means come from the speaker's frames only.
+    """
+    from asr.features.online import DEFAULT_PRIOR_FRAMES
+
+    prior = getattr(recognizer, "feature_prior", None)
+    if prior is None:
+        return None
+    tau = prior.get("prior_frames", DEFAULT_PRIOR_FRAMES) if prior_frames is None else prior_frames
+    return {"mean": prior["mean"], "prior_frames": float(tau)}
+
+
+def manifest_energies(recognizer, config, manifest, *, cache_dir=None, jobs=1, speeds=(1.0,),
+                      online=None, strict=False):
     r"""Energies [B, W] and labels [B] of every utterance of a manifest.
 
     Features come from the feature cache (computed once per front-end config, file list and
@@ -47,6 +64,11 @@ def manifest_energies(recognizer, config, manifest, *, cache_dir=None, jobs=1, s
     .. math:: \bar E(W, y, X) = \frac{1}{|A|} \sum_{\alpha \in A} E(W, y, X_\alpha),
 
     each copy normalized on its own (with speaker CMVN, each speed's copies are a speaker).
+    ``online`` (see :func:`manifest_features`) replaces batch speaker CMVN by online CMVN, with
+    the recognizer's stored prior (:func:`cmvn_prior`; none for old checkpoints); ``strict``
+    takes every utterance as a speaker of its own (what ``asr recognize`` does without
+    ``--speaker``). Otherwise speaker CMVN is batch: each speaker's mean over all his utterances
+    in the manifest (and the prior).
     """
     from asr.corpora import read_manifest
 
@@ -59,10 +81,17 @@ def manifest_energies(recognizer, config, manifest, *, cache_dir=None, jobs=1, s
         raise DataError(
             f"{manifest}: words not in the model's vocabulary: {', '.join(unknown)}"
         )
+    if online is not None and strict:
+        raise ValueError("online and strict exclude each other")
+    prior = cmvn_prior(recognizer, None if online is None else online.get("prior_frames"))
+    if online is not None:
+        online = {**online, "prior_mean": None if prior is None else prior["mean"],
+                  "prior_frames": 0.0 if prior is None else prior["prior_frames"]}
     total = None
     for speed in speeds:
         features = manifest_features(utterances, config.frontend, manifest, speed=speed,
-                                     cache_dir=cache_dir, jobs=jobs)
+                                     cache_dir=cache_dir, jobs=jobs, online=online,
+                                     prior=prior, strict=strict)
         with torch.no_grad():
             energies = recognizer.energies(features)
         total = energies if total is None else total + energies
@@ -70,43 +99,30 @@ def manifest_energies(recognizer, config, manifest, *, cache_dir=None, jobs=1, s
     return total / len(speeds), labels, utterances
 
 
-def manifest_features(utterances, frontend, manifest, *, speed=1.0, cache_dir=None, jobs=1):
+def manifest_features(utterances, frontend, manifest, *, speed=1.0, cache_dir=None, jobs=1,
+                      online=None, prior=None, strict=False):
     """Front-end features of a manifest's utterances at one speed, from the feature cache beside
-    the manifest (or ``cache_dir``), speaker CMVN applied when ``frontend`` asks for it."""
-    from asr.features import FeatureCache, finish_cmvn
+    the manifest (or ``cache_dir``), speaker CMVN applied when ``frontend`` asks for it: over
+    each speaker's utterances and the experiment's ``prior`` (batch; each utterance on its own
+    with ``strict``), or, with ``online`` (a dict of the keyword arguments of
+    :func:`asr.features.online_speaker_cmvn`: ``order``, ``prior_mean``, ``prior_frames``,
+    ``include_current``), each utterance from its speaker's earlier ones only."""
+    from asr.features import FeatureCache, finish_cmvn, online_speaker_cmvn
 
     cache = FeatureCache(cache_dir or Path(manifest).resolve().parent / ".cache" / "features")
     features = cache.get(utterances, frontend, speed=float(speed), jobs=jobs)
-    return finish_cmvn(features, [u.speaker for u in utterances], frontend)
+    speakers = [u.id if strict else u.speaker for u in utterances]
+    if online is not None and frontend.cmvn == "speaker":
+        return online_speaker_cmvn(features, speakers, **online)
+    return finish_cmvn(features, speakers, frontend, prior=prior)
 
 
-def recognize_files(recognizer, config, paths, top=1, batch_size=64):
-    """Recognize files: a file that fails gets its one-line error, the others still run.
+def recognize_files(recognizer, config, paths, top=1, speaker=None):
+    """Recognize files one at a time (:class:`asr.recognition.System`): a file that fails gets
+    its one-line error, the others still run. Each file's answer depends on that file alone
+    (with speaker CMVN, each file is a speaker of its own), or, with ``speaker`` (a
+    :class:`asr.recognition.SpeakerState`), on it and the speaker's earlier files."""
+    from asr.recognition import System
 
-    Every file's features are computed on their own (so that one bad file only fails itself),
-    then the good ones are scored together, ``batch_size`` utterances per DTW call. With speaker
-    CMVN (``frontend.cmvn == "speaker"``) the files are taken as one speaker's: the speaker mean
-    comes from all of them.
-    """
-    from asr.evaluate import decide
-    from asr.features import extract_features, finish_cmvn
-
-    results, features, scored = [], [], []
-    for path in paths:
-        try:
-            features.append(extract_features(path, config.frontend))
-        except AsrError as exc:
-            results.append(FileResult(path=str(path), error=str(exc)))
-            continue
-        results.append(FileResult(path=str(path)))
-        scored.append(results[-1])
-    features = finish_cmvn(features, ["speaker"] * len(features), config.frontend)
-    with torch.no_grad():
-        energies = recognizer.energies(features, batch_size=batch_size)
-    _, margins = decide(energies)
-    for result, row, margin in zip(scored, energies, margins, strict=True):
-        ranked = torch.argsort(row)[: max(1, top)].tolist()
-        result.words = [recognizer.words[i] for i in ranked]
-        result.energies = [float(row[i]) for i in ranked]
-        result.margin = float(margin)
-    return results
+    system = System([(recognizer, config)])
+    return [system.recognize(path, speaker=speaker, top=top) for path in paths]

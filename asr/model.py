@@ -9,9 +9,12 @@ output space of G_W). The energy of word :math:`y` for utterance :math:`X` is
     \\mathrm{DTW}_{\\gamma}\\bigl(G_W(X), T_{y,k}\\bigr),
     \\qquad \\operatorname{min}^{\\gamma}_k a_k = -\\gamma \\log \\sum_k e^{-a_k / \\gamma},
 
-where :math:`\\mathrm{DTW}_{\\gamma}` is the (soft-)minimum over warping paths of the normalized,
-step-weighted sum of squared distances (:func:`asr.dtw.pairwise_dtw`, one call per batch for all
-utterance-template pairs) and :math:`\\operatorname{min}^0 = \\min`. With :math:`\\gamma > 0` the
+where :math:`\\mathrm{DTW}_{\\gamma} = \\frac{1}{Z} \\operatorname{min}^{\\gamma}_{\\pi}
+\\sum_{(i,j) \\in \\pi} w_{ij} d_{ij}` is the (soft-)minimum over warping paths of the
+step-weighted sum of local distances, divided by the path weight :math:`Z` (:math:`N + M` for
+symmetric2) after the soft minimum (:func:`asr.dtw.pairwise_dtw` with ``normalize=True``, one call
+per batch for all utterance-template pairs): a soft minimum of the normalized path energies at
+temperature :math:`\\gamma / Z`; :math:`\\operatorname{min}^0 = \\min`. With :math:`\\gamma > 0` the
 template and path are latent variables marginalized out (a free energy). Recognition answers the
 word of lowest energy; the margin :math:`E_{(2)} - E_{(1)}` (runner-up minus best) is the
 confidence.
@@ -170,11 +173,17 @@ class Recognizer(nn.Module):
             return features
         return self.encoder.encode(features)
 
-    def template_distances(self, encoded: Sequence[torch.Tensor]) -> torch.Tensor:
-        """DTW energy of every (utterance, template) pair: [B, num_templates]."""
+    def template_distances(self, encoded: Sequence[torch.Tensor],
+                           words: torch.Tensor | None = None) -> torch.Tensor:
+        """DTW energy of every (utterance, template) pair: [B, num_templates].
+
+        ``words`` [B, num_words] (bool, optional): only the templates of the words marked for an
+        utterance are aligned with it, the others get ``+inf`` (pruned competitors).
+        """
         from asr.dtw import pairwise_dtw
 
-        return pairwise_dtw(list(encoded), self.templates(), **self.dtw_options)
+        pairs = None if words is None else words[:, self.template_word]
+        return pairwise_dtw(list(encoded), self.templates(), pairs=pairs, **self.dtw_options)
 
     def word_energies(self, distances: torch.Tensor) -> torch.Tensor:
         """Reduce [B, num_templates] to [B, num_words] by the (soft-)min over each word's."""
@@ -192,18 +201,24 @@ class Recognizer(nn.Module):
         return per_word.amin(dim=-1)
 
     def forward(self, features: Sequence[torch.Tensor],
-                hide_speakers: torch.Tensor | None = None) -> torch.Tensor:
+                hide_speakers: torch.Tensor | None = None,
+                words: torch.Tensor | None = None) -> torch.Tensor:
         """Energies [B, num_words] of a batch of utterances [T_i, D] (differentiable).
 
         ``hide_speakers`` [B] (training only): utterance ``b`` is not compared with the templates
         initialized from speaker ``hide_speakers[b]`` (its own), so that it must match other
-        speakers' templates, as an unseen speaker will.
+        speakers' templates, as an unseen speaker will. ``words`` [B, num_words] (bool, training
+        only): the words each utterance is compared with; the others get ``+inf`` (see
+        :mod:`asr.training.pruning`).
         """
-        distances = self.template_distances(self.encode(features))
+        distances = self.template_distances(self.encode(features), words)
+        if words is not None:  # finite stand-ins, so that no soft-min sees a row of +inf only
+            distances = distances.masked_fill(~words[:, self.template_word], 0.0)
         if hide_speakers is not None:
             own = self.template_speaker[None, :] == hide_speakers[:, None]
             distances = distances.masked_fill(own & (hide_speakers[:, None] >= 0), float("inf"))
-        return self.word_energies(distances)
+        energies = self.word_energies(distances)
+        return energies if words is None else energies.masked_fill(~words, float("inf"))
 
     def energies(self, features: Sequence[torch.Tensor], batch_size: int = 64) -> torch.Tensor:
         """Energies [B, num_words]; in eval mode without autograd, in batches of ``batch_size``.
@@ -232,7 +247,8 @@ class Recognizer(nn.Module):
 # --- building a recognizer from training data ----------------------------------------------
 def build_recognizer(model: ModelConfig, words: Sequence[str], input_dim: int,
                      features: Sequence[torch.Tensor], labels: Sequence[int],
-                     seed: int = 0, speakers: Sequence[str] | None = None) -> Recognizer:
+                     seed: int = 0, speakers: Sequence[str] | None = None,
+                     encoder_state: dict | None = None) -> Recognizer:
     """A recognizer whose templates are initialized from training utterances.
 
     Parameters
@@ -250,6 +266,9 @@ def build_recognizer(model: ModelConfig, words: Sequence[str], input_dim: int,
         Speaker of each utterance; with ``model.templates_per_speaker > 0`` every word gets
         that many medoids from each speaker's utterances (and each template remembers its
         speaker), instead of ``templates_per_word`` medoids over all of them.
+    encoder_state : dict, optional
+        Weights of a trained TDNN of the same shape (pretraining): G_W starts from them, and
+        the templates are initialized through it.
     """
     labels = np.asarray(labels)
     missing = [w for i, w in enumerate(words) if not (labels == i).any()]
@@ -270,6 +289,10 @@ def build_recognizer(model: ModelConfig, words: Sequence[str], input_dim: int,
         return rec.eval()
     # A provisional recognizer (one 1-frame template per word) just to own the initial G_W.
     probe = Recognizer(words, input_dim, model, [1] * len(words), list(range(len(words))))
+    if encoder_state is not None:
+        if probe.encoder is None:
+            raise ValueError("encoder_state needs model.kind='tdnn'")
+        probe.encoder.load_state_dict(encoder_state)
     if model.input_norm == "global":
         probe.input_mean.copy_(mean)
         probe.input_std.copy_(std)
@@ -347,9 +370,11 @@ def _k_medoids(seqs: list[torch.Tensor], k: int, dtw_options: dict,
 def _dba(template: torch.Tensor, members: list[torch.Tensor], iterations: int,
          dtw_options: dict) -> torch.Tensor:
     """DTW barycenter averaging: each template frame becomes the mean of the member frames
-    that the hard DTW path aligns to it, ``iterations`` times (length unchanged). Members with
-    no warping path to the template (possible with ``asymmetric`` or a band) are left out."""
-    from asr.dtw import dtw, feasible
+    that the hard DTW path aligns to it, ``iterations`` times (length unchanged). Paths are
+    those of the model's own trellis: its step pattern, band and local distance
+    (``dtw_options["metric"]``). Members with no warping path to the template (possible with
+    ``asymmetric`` or a band) are left out."""
+    from asr.dtw import dtw, feasible, local_distances
 
     template = template.clone()
     members = [seq for seq in members
@@ -359,7 +384,8 @@ def _dba(template: torch.Tensor, members: list[torch.Tensor], iterations: int,
         total = torch.zeros_like(template)
         count = torch.zeros(template.shape[0], 1)
         for seq in members:
-            cost = torch.cdist(seq.double(), template.double()).pow(2).numpy()
+            cost = local_distances(seq, template, dtw_options.get("metric", "sqeuclidean"))
+            cost = cost.numpy()
             path = np.asarray(dtw(cost, step=dtw_options["step"], band=dtw_options["band"]).path)
             total.index_add_(0, torch.as_tensor(path[:, 1]), seq[torch.as_tensor(path[:, 0])])
             count.index_add_(0, torch.as_tensor(path[:, 1]), torch.ones(len(path), 1))

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from asr.augment import Augmenter, NoisyFeatures
+from asr.augment import Augmenter, NoisyFeatures, OnlineCmvnSimulator
 from asr.checkpoint import (
     load_checkpoint,
     recognizer_from_payload,
@@ -34,8 +34,11 @@ from asr.checkpoint import (
 )
 from asr.config import Config, save_config
 from asr.errors import CheckpointError, ConfigError, DataError
+from asr.training import distributed
 
 LOG = logging.getLogger("asr.train")
+# this process's place in a data-parallel run (asr.training.distributed); rank 0 writes files
+_ctx = distributed.Context()
 # settings that change speed, not results: they may differ on --resume
 _RUNTIME_KEYS = {("train", "threads"), ("train", "jobs"), ("train", "cache_dir")}
 
@@ -60,16 +63,24 @@ def train(data_dir, exp_dir, config: Config, resume: bool = False, command_line=
     progress : bool
         Show a progress bar on stderr.
     """
+    global _ctx
     start_time = time.time()
     data_dir, exp_dir = Path(data_dir), Path(exp_dir)
     config.validate()
-    exp_dir.mkdir(parents=True, exist_ok=True)
-    handler = _attach_log(exp_dir)
+    _ctx = distributed.setup()
+    handler = None
+    if _ctx.is_main:
+        exp_dir.mkdir(parents=True, exist_ok=True)
+        handler = _attach_log(exp_dir)
     try:
-        return _train(data_dir, exp_dir, config, resume, command_line, progress, start_time)
+        return _train(data_dir, exp_dir, config, resume, command_line,
+                      progress and _ctx.is_main, start_time)
     finally:
-        LOG.removeHandler(handler)
-        handler.close()
+        if handler is not None:
+            LOG.removeHandler(handler)
+            handler.close()
+        distributed.teardown(_ctx)
+        _ctx = distributed.Context()
 
 
 def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time):
@@ -91,7 +102,8 @@ def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time
         LOG.info("resuming from %s (epoch %d done)", last_path, state["epoch"])
     elif resume:
         LOG.info("no checkpoint in %s: starting from scratch", exp_dir)
-    save_config(config, exp_dir / "config.yaml")
+    if _ctx.is_main:
+        save_config(config, exp_dir / "config.yaml")
 
     words = sorted({u.word for u in splits["train"]})
     index = {w: i for i, w in enumerate(words)}
@@ -104,9 +116,20 @@ def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time
               for name, utts in splits.items()}
 
     cache = _cache(data_dir, config)
-    feats = _features(cache, config, splits)
-    train_plain = (feats["train"][tc.speeds.index(1.0)] if 1.0 in tc.speeds
-                   else _features_of(cache, config, splits["train"], speed=1.0))
+    prior = None
+    if config.frontend.cmvn == "speaker":  # the prior of online speaker CMVN
+        from asr.features import feature_prior
+
+        prior = feature_prior(cache.get(splits["train"], config.frontend, speed=1.0,
+                                        jobs=tc.jobs))
+        prior["prior_frames"] = tc.prior_frames
+    feats = _features(cache, config, splits, prior)
+    if tc.online_history is not None:
+        train_plain = _strict(cache.get(splits["train"], config.frontend, speed=1.0,
+                                        jobs=tc.jobs), prior)
+    else:
+        train_plain = (feats["train"][tc.speeds.index(1.0)] if 1.0 in tc.speeds
+                       else _features_of(cache, config, splits["train"], speed=1.0))
 
     if state is None:
         from asr.model import build_recognizer
@@ -117,12 +140,15 @@ def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time
                  len(words), len(train_plain))
         recognizer = build_recognizer(mc, words, config.frontend.dim, train_plain,
                                       labels["train"].tolist(), seed=tc.seed,
-                                      speakers=[u.speaker for u in splits["train"]])
+                                      speakers=[u.speaker for u in splits["train"]],
+                                      encoder_state=_pretrained_encoder(config))
     else:
         recognizer, _ = recognizer_from_payload(state, source=str(last_path))
         if recognizer.words != words:
             raise CheckpointError(f"{last_path}: trained on words {recognizer.words}, the data "
                                   f"has {words}")
+    if prior is not None:
+        recognizer.feature_prior = prior
     loss_fn = LOSSES[tc.loss]
     trainable = mc.kind != "dtw1nn" and tc.epochs > 0
     optimizer = _optimizer(recognizer, tc) if trainable else None
@@ -152,9 +178,11 @@ def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time
         _save_last(exp_dir, recognizer, config, optimizer, rngs, history, best, 0, False, 0.0)
     _write_metrics(exp_dir, history)
 
+    # masks write the mean the model sees: in the standardized domain under input_norm=global
+    fill = recognizer.input_mean.detach().clone() if mc.input_norm == "global" else None
     augmenter = Augmenter(config.frontend, tc.vtlp, tc.spec_time_masks, tc.spec_time_width,
                           tc.spec_freq_masks, tc.spec_freq_width, tc.feature_noise,
-                          tc.crop_frames)
+                          tc.crop_frames, fill)
     noisy = None
     if trainable and tc.noise_prob > 0:
         means = None
@@ -166,11 +194,21 @@ def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time
             means = {s: speaker_means(cache.get(splits["train"], config.frontend, speed=s,
                                                 jobs=tc.jobs), speakers) for s in tc.speeds}
         noisy = NoisyFeatures(splits["train"], config.frontend, tc.noise_snr, means)
-    epoch_start = time.time()
+    online = None
+    if trainable and tc.online_history is not None:
+        online = OnlineCmvnSimulator(feats["train"], [u.speaker for u in splits["train"]],
+                                     prior["mean"], tc.prior_frames, tc.online_history)
+    from asr.training.pruning import CompetitorPruner
+
+    pruner = CompetitorPruner(len(splits["train"]), len(words), tc.prune_words,
+                              tc.prune_full_every)
+    if state is not None and state.get("pruner") is not None:
+        pruner.last = state["pruner"]
+    epoch_start, cpu_start = time.time(), time.process_time()
     for epoch in range(start_epoch + 1, tc.epochs + 1 if trainable else 0):
         if stopped:
             break
-        t0 = time.time()
+        t0, cpu0 = time.time(), time.process_time()
         hide = None
         if tc.hide_own_speaker:
             hide = torch.tensor([recognizer.speakers.index(u.speaker)
@@ -178,13 +216,16 @@ def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time
                                  for u in splits["train"]], dtype=torch.long)
         train_loss = _train_epoch(recognizer, optimizer, feats["train"], labels["train"],
                                   loss_fn, tc, augmenter, rngs["np"], epoch, progress, hide,
-                                  noisy)
-        valid = _score(recognizer, feats["valid"][0], labels["valid"], loss_fn, tc.loss_params)
+                                  noisy, pruner, online)
+        train_end, cpu_seconds = time.time(), time.process_time() - cpu0
+        validate = epoch % tc.valid_every == 0 or epoch == tc.epochs
+        valid = (_score(recognizer, feats["valid"][0], labels["valid"], loss_fn, tc.loss_params)
+                 if validate else {"loss": None, "accuracy": None})
         row = {"epoch": epoch, "train_loss": train_loss, "valid_loss": valid["loss"],
                "valid_accuracy": valid["accuracy"], "lr": optimizer.param_groups[0]["lr"],
                "seconds": round(time.time() - t0, 3)}
         history.append(row)
-        if (valid["accuracy"], -valid["loss"]) > (best["accuracy"], -best["loss"]):
+        if validate and (valid["accuracy"], -valid["loss"]) > (best["accuracy"], -best["loss"]):
             best = {"epoch": epoch, "accuracy": valid["accuracy"], "loss": valid["loss"]}
             _save_best(exp_dir, recognizer, config, best)
         if tc.patience and epoch - best["epoch"] >= tc.patience:
@@ -192,19 +233,53 @@ def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time
             LOG.info("early stop: no better validation accuracy for %d epochs", tc.patience)
         spent = elapsed_before + time.time() - epoch_start
         _save_last(exp_dir, recognizer, config, optimizer, rngs, history, best, epoch, stopped,
-                   spent)
+                   spent, pruner.last if pruner.active else None)
         _write_metrics(exp_dir, history)
-        LOG.info("epoch %d: train loss %.4f, valid loss %.4f accuracy %.4f (best %.4f @ %d), "
-                 "%.1fs", epoch, train_loss, valid["loss"], valid["accuracy"], best["accuracy"],
-                 best["epoch"], row["seconds"])
+        shown = ("not validated" if not validate else
+                 f"valid loss {valid['loss']:.4f} accuracy {valid['accuracy']:.4f}")
+        LOG.info("epoch %d: train loss %.4f, %s (best %.4f @ %d), %.1fs (%.1fs training, "
+                 "%.1fs CPU)", epoch, train_loss, shown, best["accuracy"], best["epoch"],
+                 row["seconds"], train_end - t0, cpu_seconds)
     train_seconds = elapsed_before + time.time() - epoch_start
+    train_cpu_seconds = time.process_time() - cpu_start
 
+    if not _ctx.is_main:
+        return {"valid": {"accuracy": best["accuracy"], "loss": best["loss"],
+                          "best_epoch": best["epoch"]}, "test": None,
+                "train_seconds": round(train_seconds, 2), "rank": _ctx.rank}
     results = _results(exp_dir, data_dir, config, splits, feats, labels, words, loss_fn,
                        history, best, train_seconds, start_time, command_line)
     results["auto"] = auto
+    results["world_size"], results["backend"] = _ctx.world_size, _ctx.backend
+    results["train_cpu_seconds"] = round(train_cpu_seconds, 2)  # this run's epochs only
     (exp_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     LOG.info("test accuracy %s", results["test"]["accuracy"] if results["test"] else "n/a")
     return results
+
+
+def _pretrained_encoder(config: Config) -> dict | None:
+    """The TDNN weights of ``train.init_encoder`` (an experiment or checkpoint), checked against
+    this config's front end and TDNN shape; None when not set."""
+    source = config.train.init_encoder
+    if not source:
+        return None
+    from asr.checkpoint import load_recognizer
+
+    path = Path(source)
+    exp, which = (path, "best") if path.is_dir() else (path.parent, str(path))
+    recognizer, other = load_recognizer(exp, which=which)
+    mine = config.model
+    same = (other.frontend == config.frontend and recognizer.encoder is not None
+            and all(getattr(other.model, k) == getattr(mine, k) for k in _TDNN_SHAPE))
+    if not same:
+        raise ConfigError(f"train.init_encoder={source}: its front end or TDNN shape "
+                          f"({', '.join(_TDNN_SHAPE)}) differs from this config's")
+    LOG.info("TDNN initialized from %s", source)
+    return recognizer.encoder.state_dict()
+
+
+_TDNN_SHAPE = ("kind", "tdnn_dims", "tdnn_contexts", "tdnn_dilations", "tdnn_strides",
+               "embed_dim", "activation", "norm", "output_norm", "input_skip")
 
 
 # --- data -----------------------------------------------------------------------------------
@@ -220,9 +295,9 @@ def _read_splits(data_dir: Path) -> dict:
             if name == "test":
                 continue
             raise DataError(f"{path}: manifest not found (run asr prepare first)")
-        splits[name] = read_manifest(path)
-        if not splits[name]:
-            raise DataError(f"{path}: manifest is empty")
+        splits[name] = read_manifest(path, allow_empty=name == "test")
+        if not splits[name]:  # an empty test.jsonl (a corpus without its test part) is no test
+            del splits[name]
     return splits
 
 
@@ -243,14 +318,35 @@ def _features_of(cache, config: Config, utterances, speed: float) -> list:
     return finish_cmvn(feats, [u.speaker for u in utterances], config.frontend)
 
 
-def _features(cache, config: Config, splits: dict) -> dict:
-    """Front-end features: ``{"train": [per speed: list], "valid": [list], "test": [list]}``."""
-    out = {"train": [_features_of(cache, config, splits["train"], s)
-                     for s in config.train.speeds]}
+def _features(cache, config: Config, splits: dict, prior: dict | None = None) -> dict:
+    """Front-end features: ``{"train": [per speed: list], "valid": [list], "test": [list]}``.
+
+    With ``train.online_history`` set, the training features stay raw (normalized per draw by
+    :class:`asr.augment.OnlineCmvnSimulator`) and validation and test utterances are normalized
+    one at a time from the training ``prior`` (:func:`_strict`).
+    """
+    tc = config.train
+    if tc.online_history is not None:
+        out = {"train": [cache.get(splits["train"], config.frontend, speed=s, jobs=tc.jobs)
+                         for s in tc.speeds]}
+        for name in ("valid", "test"):
+            if name in splits:
+                out[name] = [_strict(cache.get(splits[name], config.frontend, speed=1.0,
+                                               jobs=tc.jobs), prior)]
+        return out
+    out = {"train": [_features_of(cache, config, splits["train"], s) for s in tc.speeds]}
     for name in ("valid", "test"):
         if name in splits:
             out[name] = [_features_of(cache, config, splits[name], 1.0)]
     return out
+
+
+def _strict(features, prior: dict) -> list:
+    """Online speaker CMVN of each utterance on its own: the training prior and the utterance
+    (what a recognizer that meets a new speaker knows at his first word)."""
+    from asr.features import OnlineCmvn
+
+    return [OnlineCmvn(prior["mean"], prior["prior_frames"]).normalize(f) for f in features]
 
 
 def bucket_batches(lengths, batch_size: int, rng: np.random.Generator) -> list[list[int]]:
@@ -299,7 +395,7 @@ def lr_factor(step: int, total: int, warmup: int, schedule: str) -> float:
 
 
 def _train_epoch(recognizer, optimizer, train_feats, labels, loss_fn, tc, augmenter, rng,
-                 epoch, progress, hide=None, noisy=None) -> float:
+                 epoch, progress, hide=None, noisy=None, pruner=None, online=None) -> float:
     from tqdm import tqdm
 
     recognizer.train()
@@ -318,33 +414,63 @@ def _train_epoch(recognizer, optimizer, train_feats, labels, loss_fn, tc, augmen
         factor = lr_factor(step, total_steps, warmup, tc.lr_schedule)
         for group in optimizer.param_groups:
             group["lr"] = group["base_lr"] * factor
-        feats = [train_feats[speed[i]][i] for i in batch]
+        # every process draws the whole global batch's augmentation (same random stream), then
+        # aligns its own shard of it (asr.training.distributed)
+        if online is not None:
+            feats = [online(i, speed[i], rng) for i in batch]
+        else:
+            feats = [train_feats[speed[i]][i] for i in batch]
         if noisy is not None:
             feats = [noisy(i, tc.speeds[speed[i]], rng) if rng.random() < tc.noise_prob else f
                      for i, f in zip(batch, feats, strict=True)]
         if augmenter.active:
             feats = [augmenter(f, rng) for f in feats]
-        energies = recognizer(feats, None if hide is None else hide[batch])
-        loss = loss_fn(energies, labels[batch], **tc.loss_params)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"epoch {epoch}: loss is {float(loss)} (lower train.lr?)")
+        index = torch.as_tensor(batch, dtype=torch.long)
+        keep = None if pruner is None else pruner.words(index, labels[batch], epoch)
+        mine = _ctx.shard(list(range(len(batch))))
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        computed = torch.zeros(len(batch), len(recognizer.words))
+        loss_sum = 0.0
+        if mine:
+            rows = torch.as_tensor(mine, dtype=torch.long)
+            own_keep = None if keep is None else keep[rows]
+            energies = recognizer([feats[k] for k in mine],
+                                  None if hide is None else hide[index[rows]], own_keep)
+            if pruner is not None:
+                computed[rows] = energies.detach().float()
+                energies = pruner.combine(index[rows], energies, own_keep)
+            loss = loss_fn(energies, labels[index[rows]], **tc.loss_params)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"epoch {epoch}: loss is {float(loss)} "
+                                         "(lower train.lr?)")
+            (loss * (len(mine) / len(batch))).backward()
+            loss_sum = loss.item() * len(mine)
+        if pruner is not None:
+            pruner.store(index, _ctx.sum_rows(computed), keep)
+        _ctx.all_reduce_grads(p for g in optimizer.param_groups for p in g["params"])
         if tc.grad_clip:
             torch.nn.utils.clip_grad_norm_(
                 [p for g in optimizer.param_groups for p in g["params"]], tc.grad_clip)
         optimizer.step()
-        total_loss += loss.item() * len(batch)
+        total_loss += loss_sum
         seen += len(batch)
         bar.set_postfix(loss=f"{total_loss / seen:.4f}")
     bar.close()
+    total_loss = float(_ctx.sum_rows(torch.tensor([total_loss], dtype=torch.float64))[0])
     return total_loss / max(1, seen)
 
 
 def _score(recognizer, feats, labels, loss_fn, loss_params) -> dict:
     """Accuracy and loss of the recognizer (eval mode) on un-augmented features."""
     recognizer.eval()
-    energies = recognizer.energies(feats)
+    if _ctx.distributed:  # each process scores its shard; the rows are summed
+        mine = _ctx.shard(list(range(len(feats))))
+        energies = torch.zeros(len(feats), len(recognizer.words))
+        if mine:
+            energies[mine] = recognizer.energies([feats[i] for i in mine])
+        energies = _ctx.sum_rows(energies)
+    else:
+        energies = recognizer.energies(feats)
     with torch.no_grad():
         loss = float(loss_fn(energies, labels, **loss_params))
     accuracy = float((energies.argmin(dim=1) == labels).float().mean())
@@ -353,23 +479,29 @@ def _score(recognizer, feats, labels, loss_fn, loss_params) -> dict:
 
 # --- checkpoints and files ------------------------------------------------------------------
 def _save_best(exp_dir, recognizer, config, best):
+    if not _ctx.is_main:
+        return
     save_checkpoint(exp_dir / "best.pt", {**recognizer_payload(recognizer, config),
                                           "epoch": best["epoch"], "best": dict(best)})
 
 
 def _save_last(exp_dir, recognizer, config, optimizer, rngs, history, best, epoch, stopped,
-               seconds):
+               seconds, pruner_energies=None):
+    if not _ctx.is_main:
+        return
     save_checkpoint(exp_dir / "last.pt", {
         **recognizer_payload(recognizer, config),
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
         "rng": {"py": _listify(rngs["py"].getstate()), "np": rngs["np"].bit_generator.state,
                 "torch": torch.get_rng_state()},
         "history": history, "best": dict(best), "epoch": epoch, "stopped": stopped,
-        "train_seconds": seconds})
+        "train_seconds": seconds, "pruner": pruner_energies})
 
 
 def _write_metrics(exp_dir: Path, history: list[dict]) -> None:
     """Rewrite metrics.jsonl from the history (atomically: it always matches last.pt)."""
+    if not _ctx.is_main:
+        return
     tmp = exp_dir / ".metrics.jsonl.tmp"
     tmp.write_text("".join(json.dumps(row) + "\n" for row in history))
     os.replace(tmp, exp_dir / "metrics.jsonl")
@@ -377,10 +509,13 @@ def _write_metrics(exp_dir: Path, history: list[dict]) -> None:
 
 def _check_same_config(stored: dict, config: Config, path: Path) -> None:
     current = config.to_dict()
+    defaults = Config().to_dict()
     for section, values in current.items():
         for key, value in values.items():
             if (section, key) in _RUNTIME_KEYS:
                 continue
+            if key not in stored.get(section, {}) and value == defaults[section].get(key):
+                continue  # a key newer than the checkpoint, at its default (what it trained with)
             if stored.get(section, {}).get(key) != value:
                 raise ConfigError(f"{path}: was trained with {section}.{key}="
                                   f"{stored.get(section, {}).get(key)!r}, not {value!r}; resume "

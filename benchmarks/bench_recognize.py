@@ -4,10 +4,13 @@ For every file of a manifest (the experiment's test set by default): read the au
 front end, encode with the TDNN and score every word by DTW against its templates, on
 ``--threads`` threads (1 by default: the target is one core), in two ways:
 
-- ``asr recognize``: what the command does (:func:`asr.inference.recognize_files`): features file
-  by file, then the files scored together, 64 per DTW call;
-- ``one at a time``: each file scored as soon as its features are ready (the latency-bound case
-  of a live recognizer; per-call overheads are not shared).
+- ``asr recognize``: what the command does (:func:`asr.inference.recognize_files`, through
+  :class:`asr.recognition.System`): each file read, normalized and scored on its own;
+- ``one at a time``: the bare loop (features, ``Recognizer.energies``, argmin) without the
+  System's bookkeeping.
+
+The batch path (all files' features, then 64 utterances per DTW call) against one file at a time
+is in ``bench_recognize_latency.py``.
 
 The real-time factor is the audio duration over the wall time (higher is faster); the median of
 ``--repeats`` runs after one warm-up run (Numba compilation excluded).

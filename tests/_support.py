@@ -61,3 +61,20 @@ def assert_one_line_error(result, *needles):
     assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
     for needle in needles:
         assert needle in lines[0], (needle, lines[0])
+
+
+def fsdd_utterances(recordings, words, speakers, takes):
+    """Utterances of FSDD files ``{word}_{speaker}_{take}.wav`` in ``recordings``, word by word,
+    then speaker by speaker, then take by take."""
+    import soundfile
+
+    from asr.corpora import Utterance
+
+    out = []
+    for word in words:
+        for speaker in speakers:
+            for take in takes:
+                path = recordings / f"{word}_{speaker}_{take}.wav"
+                out.append(Utterance(id=path.stem, path=path, word=word, speaker=speaker,
+                                     duration=soundfile.info(path).duration))
+    return out

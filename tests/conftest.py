@@ -7,7 +7,7 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from _support import Handler
+from _support import Handler, fsdd_utterances
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("ASR_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -40,3 +40,33 @@ def server():
     yield srv
     srv.shutdown()
     srv.server_close()
+
+
+SPOT_WORDS = ("0", "1", "7")
+
+
+@pytest.fixture(scope="session")
+def tiny_spotter(tmp_path_factory, fsdd_dir):
+    """A tiny TDNN recognizer of three digits (four speakers, a few epochs on real FSDD audio,
+    front end without CMVN as recipes/fsdd/conf/spotting.yaml) for the enrollment and spotting
+    tests; ``nicolas`` is held out. Returns the experiment directory (copy it to change it)."""
+
+    from asr.config import apply_overrides, load_config
+    from asr.corpora import write_manifest
+    from asr.train import train
+
+    def subset(speakers, takes):
+        return fsdd_utterances(fsdd_dir / "recordings", SPOT_WORDS, speakers, takes)
+
+    root = tmp_path_factory.mktemp("tiny-spotter")
+    speakers = ("george", "jackson", "lucas", "yweweler")
+    write_manifest(root / "data" / "train.jsonl", subset(speakers, range(5, 20)))
+    write_manifest(root / "data" / "valid.jsonl", subset(speakers, range(45, 47)))
+    write_manifest(root / "data" / "test.jsonl", subset(speakers, range(0, 2)))
+    config = apply_overrides(load_config(REPO / "recipes" / "fsdd" / "conf" / "spotting.yaml"), [
+        "model.tdnn_dims=[48,48]", "model.tdnn_contexts=[3,3]", "model.tdnn_dilations=[1,2]",
+        "model.tdnn_strides=[1,2]", "model.embed_dim=24", "model.templates_per_speaker=1",
+        "train.epochs=4", "train.batch_size=16", "train.threads=1", "train.jobs=1",
+        "train.noise_prob=0.0"])
+    train(root / "data", root / "exp", config, progress=False)
+    return root / "exp"

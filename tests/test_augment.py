@@ -64,3 +64,31 @@ def test_augmenter_is_seeded_and_keeps_shapes(kind):
     assert torch.equal(a, b) and a.shape[1] == cfg.dim and 15 <= a.shape[0] <= 30
     assert aug.vtlp == (0.1 if kind == "logmel" else 0.0)   # band warping needs log-mel bands
     assert not Augmenter(cfg).active
+
+
+def test_masks_land_on_the_mean_after_global_standardization(fsdd_dir):
+    """With model.input_norm=global the model standardizes raw MFCCs; a mask must write the
+    training mean (0 after standardization), not raw 0 (c0 would become about -8 sigma)."""
+    from asr.config import load_config
+    from asr.features import extract_features
+
+    cfg = load_config("recipes/fsdd/conf/default.yaml")
+    assert cfg.model.input_norm == "global"
+    files = sorted((fsdd_dir / "recordings").glob("*_george_1[0-4].wav"))[:10]
+    feats = [extract_features(f, cfg.frontend) for f in files]
+    frames = torch.cat(feats)
+    mean, std = frames.mean(0), frames.std(0)
+    raw_zero_c0 = float((0 - mean[0]) / std[0])
+    assert raw_zero_c0 < -3      # the defect: a raw-0 mask is far outside the data
+    aug = Augmenter(cfg.frontend, time_masks=2, time_width=5, freq_masks=0, freq_width=0,
+                    fill=mean)
+    rng = np.random.default_rng(0)
+    masked_rows = 0
+    for x in feats:
+        y = aug(x, rng)
+        z = (y - mean) / std
+        rows = (y != x).any(dim=1)
+        masked_rows += int(rows.sum())
+        torch.testing.assert_close(z[rows], torch.zeros_like(z[rows]), atol=1e-5, rtol=0)
+    assert masked_rows > 0
+

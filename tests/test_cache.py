@@ -118,3 +118,18 @@ def test_all_of_fsdd(tmp_path, fsdd_dir):
         assert f.shape[1] == CFG.dim and torch.isfinite(f).all()
         samples = round(u.duration * CFG.sample_rate)
         assert 1 <= f.shape[0] <= 1 + (samples - CFG.win_length) // CFG.hop_length
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="needs Linux /proc")
+def test_large_entries_are_memory_mapped_from_the_cache_file(tmp_path, utts, monkeypatch):
+    """Computed or loaded, the features of a large entry are views of the mapped file, not
+    copies in memory (the threshold lowered so that 20 files count as large)."""
+    monkeypatch.setattr(cache_module, "MMAP_MIN_BYTES", 0)
+    cache = FeatureCache(tmp_path)
+    feats = cache.get(utts, CFG, jobs=1)
+    path = str(cache.path_for(utts, CFG).resolve())
+    with open("/proc/self/maps") as f:
+        assert path in f.read()
+    again = FeatureCache(tmp_path).get(utts, CFG)
+    assert all(torch.equal(a, b) for a, b in zip(feats, again, strict=True))
+    assert feats[0].untyped_storage().data_ptr() == feats[1].untyped_storage().data_ptr()

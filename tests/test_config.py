@@ -120,3 +120,31 @@ def test_partial_yaml_keeps_defaults(tmp_path):
 def test_recipe_configs_load(name):
     cfg = load_config(REPO_CONF / name)
     assert cfg.frontend.sample_rate == 8000 and cfg.model.kind == "tdnn"
+
+
+def test_model_metric_choices_are_the_ones_the_dtw_computes():
+    """model.metric accepts exactly asr.dtw.METRICS: a metric the config lets through must not
+    fail later in pairwise_dtw (after features are computed)."""
+    import torch
+
+    from asr.dtw import METRICS, pairwise_dtw
+
+    x = [torch.randn(4, 3)]
+    for metric in METRICS:
+        cfg = apply_overrides(Config(), [f"model.metric={metric}"])
+        assert pairwise_dtw(x, x, metric=cfg.model.metric).shape == (1, 1)
+    with pytest.raises(ConfigError, match="model.metric"):
+        apply_overrides(Config(), ["model.metric=euclidean"])
+
+
+def test_distribution_has_a_name_of_its_own():
+    """`asr` on PyPI is somebody else's: ours installs as elastic-asr, imports as asr."""
+    import tomllib
+    from importlib.metadata import version
+
+    from asr.cli import DISTRIBUTION
+
+    meta = tomllib.loads((REPO_CONF.parents[2] / "pyproject.toml").read_text())["project"]
+    assert meta["name"] == DISTRIBUTION != "asr"
+    assert meta["scripts"]["asr"] == "asr.cli:main"
+    assert version(DISTRIBUTION)

@@ -431,3 +431,23 @@ def test_bad_input_raises_clear_value_error(call, match):
         call()
     assert isinstance(info.value, AsrError) and isinstance(info.value, DtwInputError)
     assert "\n" not in str(info.value)
+
+
+def test_normalized_soft_energy_is_a_soft_min_at_temperature_gamma_over_z():
+    """What model.gamma means: with normalize=True the soft-min over paths acts on the
+    normalized path energies e_z = E_z / Z at temperature gamma / Z (Z = N + M for symmetric2):
+    E = -(gamma / Z) log sum_z exp(-e_z / (gamma / Z)) = (1 / Z) * softmin_gamma(E_z)."""
+    rng = np.random.default_rng(7)
+    x = torch.from_numpy(rng.normal(size=(4, 2)))
+    y = torch.from_numpy(rng.normal(size=(5, 2)))
+    gamma = 0.7
+    got = float(pairwise_dtw([x], [y], step="symmetric2", gamma=gamma, normalize=True))
+    cost = torch.cdist(x, y).square().numpy()
+    z = 4 + 5
+    normalized = np.array([sum(w * cost[i, j] for i, j, w in p) / z
+                           for p in all_paths(4, 5, "symmetric2")])
+    t = gamma / z
+    expected = -t * np.log(np.exp(-normalized / t).sum())
+    assert got == pytest.approx(expected, rel=1e-9)
+    # ... which is not the soft-min of the normalized energies at temperature gamma
+    assert got != pytest.approx(-gamma * np.log(np.exp(-normalized / gamma).sum()), rel=1e-3)

@@ -49,3 +49,31 @@ def test_bad_input():
         combine_energies([torch.zeros(2, 3), torch.zeros(2, 4)])
     with pytest.raises(ValueError, match="words>=2"):
         standardize_energies(torch.zeros(3, 1))
+
+
+def test_weights_scale_each_standardized_expert_and_zero_leaves_it_out():
+    from asr.ensemble import combine_energies, standardize_energies
+
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(5, 4, generator=g), torch.randn(5, 4, generator=g)
+    torch.testing.assert_close(combine_energies([a, b], [0.5, 2.0]),
+                               0.5 * standardize_energies(a) + 2 * standardize_energies(b))
+    b[0, 1] = float("inf")                                   # no path in the left-out expert
+    torch.testing.assert_close(combine_energies([a, b], [1.0, 0.0]), standardize_energies(a))
+    with pytest.raises(ValueError, match="weights"):
+        combine_energies([a, b], [0.0, 0.0])
+
+
+def test_pick_weights_finds_the_informative_expert_on_held_out_labels():
+    from asr.ensemble import combine_energies, pick_weights
+
+    g = torch.Generator().manual_seed(1)
+    labels = torch.randint(0, 5, (200,), generator=g)
+    good = torch.randn(200, 5, generator=g)
+    good[torch.arange(200), labels] -= 2.0                  # an expert that knows the answers
+    noise = torch.randn(200, 5, generator=g) * 3             # and one that does not
+    weights, accuracy = pick_weights([good, noise], labels)
+    assert weights[0] == 1.0 and weights[1] < 1.0
+    assert accuracy == float((combine_energies([good, noise], weights).argmin(1) == labels)
+                             .float().mean())
+    assert accuracy >= float((combine_energies([good, noise]).argmin(1) == labels).float().mean())

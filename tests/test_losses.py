@@ -132,3 +132,34 @@ def test_bad_shapes_are_rejected():
         LOSSES["hinge"](torch.zeros(3, 4), torch.zeros(2, dtype=torch.long))
     with pytest.raises(ValueError, match="labels must lie"):
         LOSSES["hinge"](torch.zeros(2, 4), torch.tensor([0, 4]))
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_no_loss_pushes_a_negative_correct_energy_up(name):
+    """Soft-min energies (gamma > 0) can be negative: every loss must still lower E_C (or
+    leave it) and raise E_I on a misrecognized utterance with all energies below zero."""
+    energies = ENERGIES[1:] - 10.0          # E_C = -6 > E_I = -9: misrecognized
+    params = {**ACTIVE[name], **({"margin": 3.0} if name == "square-square" else {})}
+    if name == "lvq2":
+        params = {"delta": 1.0}             # window 1 * |E_I| = 9 > E_C - E_I = 3
+    g = grads(name, energies, LABELS[1:], **params)[0]
+    assert g[0] >= 0, g
+    if name != "energy":
+        assert g[1] < 0, g
+
+
+@pytest.mark.parametrize("name", ["square-square", "square-exp"])
+def test_distance_losses_take_zero_as_the_lowest_energy_worth_reaching(name):
+    energies = torch.tensor([[-2.0, 5.0, 6.0]])
+    g = grads(name, energies, torch.tensor([0]))[0]
+    assert g[0] == 0                         # E_C^2 would push -2 back up to 0
+
+
+def test_soft_min_energies_do_go_negative():
+    """Why the losses above must cope: a normalized soft-DTW energy below zero."""
+    from asr.dtw import pairwise_dtw
+
+    x = [torch.zeros(30, 2)]
+    e = pairwise_dtw(x, [torch.full((30, 2), 0.1)], step="symmetric2", gamma=5.0,
+                     normalize=True)
+    assert float(e) < 0

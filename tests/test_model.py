@@ -169,6 +169,39 @@ def test_dba_leaves_out_members_without_a_warping_path():
     assert (got - near).abs().max() < (template - near).abs().max()
 
 
+def _one_dba_step(template, members, metric):
+    """One DBA update by hand: each template frame <- mean of the frames the DTW path (on the
+    given metric's local distances, symmetric2) aligns to it."""
+    from asr.dtw import dtw, local_distances
+
+    total, count = torch.zeros_like(template), torch.zeros(template.shape[0], 1)
+    for seq in members:
+        path = np.asarray(dtw(local_distances(seq, template, metric).numpy(),
+                              step="symmetric2").path)
+        for i, j in path:
+            total[j] += seq[i]
+            count[j] += 1
+    return torch.where(count > 0, total / count.clamp(min=1), template)
+
+
+def test_dba_aligns_with_the_models_metric():
+    """With metric=cosine, DBA follows the cosine paths (not squared Euclidean ones)."""
+    from asr.model import _dba
+
+    g = torch.Generator().manual_seed(3)
+    template = torch.randn(6, 4, generator=g, dtype=torch.float64)
+    # frames of very different norms: cosine and squared-Euclidean paths part ways
+    members = [torch.randn(n, 4, generator=g, dtype=torch.float64)
+               * torch.rand(n, 1, generator=g, dtype=torch.float64).mul(20).add(0.05)
+               for n in (5, 8, 9)]
+    options = {"step": "symmetric2", "band": None, "metric": "cosine"}
+    got = _dba(template, members, 1, options)
+    cosine = _one_dba_step(template, members, "cosine")
+    euclid = _one_dba_step(template, members, "sqeuclidean")
+    assert not torch.allclose(cosine, euclid)    # the two metrics disagree here
+    torch.testing.assert_close(got, cosine)
+
+
 def test_gradients_flow_to_templates_and_tdnn():
     rec = random_recognizer(kind="tdnn", k=2).train()
     energies = rec([torch.randn(7, 3), torch.randn(4, 3)])
@@ -218,3 +251,20 @@ def test_bad_features_and_words_are_rejected():
     with pytest.raises(ValueError, match="no training utterance"):
         build_recognizer(ModelConfig(kind="templates"), WORDS, 3, [torch.randn(4, 3)], [0])
     assert rec.energies([]).shape == (0, len(WORDS))
+
+
+def test_align_shows_the_template_recognition_used():
+    """asr align picks the template of lowest normalized energy (what recognition minimizes),
+    not of lowest raw accumulated cost: a short template can have the lower raw cost."""
+    from asr.align import align_with_model
+    from asr.config import Config
+
+    model = ModelConfig(kind="templates", step="symmetric2")
+    rec = Recognizer(["a", "b"], 1, model, [3, 30, 4], [0, 0, 1])
+    # x = 0 everywhere: template 0 costs 1 per cell over weight 12 + 3, template 1 costs 0.81
+    # per cell over weight 12 + 30: raw 15 < 34.0, but normalized 1.0 > 0.81
+    rec.set_templates([torch.ones(3, 1), torch.full((30, 1), 0.9), torch.full((4, 1), 5.0)])
+    out = align_with_model(rec.eval(), Config(), torch.zeros(12, 1))
+    assert out["word"] == "a" and out["template"] == 1
+    assert out["template_energy"] == pytest.approx(0.81, rel=1e-5)
+    assert out["energies"]["a"] == pytest.approx(0.81, rel=1e-5)

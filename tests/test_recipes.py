@@ -120,79 +120,79 @@ def test_fsdd_recipe_downloads_when_no_data_dir_is_given(tmp_path, fsdd_dir, ser
 
 
 @pytest.fixture
-def fsdd_two_speakers(tmp_path, fsdd_dir):
-    """Digits 0, 1 and 7 of george and jackson, takes 0-9."""
-    return link_fsdd(fsdd_dir, tmp_path / "fsdd-two",
+def fsdd_three_speakers(tmp_path, fsdd_dir):
+    """Digits 0, 1 and 7 of george, jackson and lucas, takes 0-9."""
+    return link_fsdd(fsdd_dir, tmp_path / "fsdd-three",
                      lambda digit, speaker, take: digit in "017"
-                     and speaker in ("george", "jackson") and take < 10)
+                     and speaker in ("george", "jackson", "lucas") and take < 10)
 
 
-def test_fsdd_loso_recipe_tabulates_each_held_out_speaker(tmp_path, fsdd_two_speakers):
+def test_fsdd_loso_recipe_nested_validation(tmp_path, fsdd_three_speakers):
+    """Two folds of nested leave-one-speaker-out: the validation speaker is neither the test
+    speaker nor in training, the weights come from him, and the final system is scored on
+    the test speaker one utterance at a time, online and in batch."""
     recipe = copy_recipe(tmp_path, "fsdd")
-    config = tiny_config(tmp_path)
+    config = tiny_config(tmp_path, cmvn="speaker")
     logmel = tiny_config(tmp_path, kind="logmel", cmvn="speaker")
-    args = ["--data-dir", fsdd_two_speakers, "--config", config, "--logmel-config", logmel,
-            "--speakers", "george,jackson"]
+    for path in (config, logmel):
+        conf = yaml.safe_load(path.read_text())
+        conf["train"]["online_history"] = 3
+        path.write_text(yaml.safe_dump(conf))
+    args = ["--data-dir", fsdd_three_speakers, "--config", config, "--logmel-config", logmel,
+            "--speakers", "george,jackson", "--eval-speeds", "1", "--order-seed", "3"]
     result = run_recipe(recipe, *args, cwd=tmp_path, script="loso.sh")
     assert result.returncode == 0, result.stdout + result.stderr
     exp = recipe / "exp"
-    speakers = ["george", "jackson"]
-    systems = ["dtw1nn", "train", "train_logmel", "ensemble", "adapted"]
-    for s in speakers:
-        test = [json.loads(line) for line in (recipe / "data" / f"si_{s}" / "test.jsonl").open()]
-        assert len(test) == 30 and {row["speaker"] for row in test} == {s}
-        assert all((exp / f"si_{s}" / ".done" / f"loso-stage{n}").is_file() for n in range(1, 6))
-    evals = {(s, name): json.loads((exp / f"si_{s}" / name / "eval.json").read_text())
-             for s in speakers for name in systems}
-    assert evals["george", "ensemble"]["experiments"] == [
-        "exp/si_george/train", "exp/si_george/train_logmel", "exp/si_george/dtw1nn"]
-    trained = yaml.safe_load((exp / "si_george" / "train_logmel" / "config.yaml").read_text())
-    assert trained["frontend"]["kind"] == "logmel" and trained["frontend"]["cmvn"] == "speaker"
-    assert all(e["speeds"] == [0.9, 0.95, 1.0, 1.05, 1.1] for e in evals.values())
-    assert evals["george", "adapted"]["self_exemplars"] == 0.67
-    assert evals["george", "ensemble"]["self_exemplars"] is None
-    assert evals["george", "adapted"]["experiments"] == evals["george", "ensemble"]["experiments"]
-    trained = yaml.safe_load((exp / "si_george" / "dtw1nn" / "config.yaml").read_text())
-    assert trained["model"]["kind"] == "dtw1nn" and trained["frontend"]["deltas"] == 1
-    assert trained["frontend"]["cmvn"] == "speaker"
-
+    speakers = {"george": "jackson", "jackson": "lucas"}      # held out -> validation
+    experts = ["dtw1nn", "train", "train_logmel"]
+    for s, v in speakers.items():
+        parts = {name: [json.loads(line) for line in
+                        (recipe / "data" / f"si_{s}" / "select" / f"{name}.jsonl").open()]
+                 for name in ("train", "valid", "test")}
+        assert {row["speaker"] for row in parts["test"]} == {s}
+        assert {row["speaker"] for row in parts["valid"]} == {v}
+        assert {row["speaker"] for row in parts["train"]} == {"george", "jackson", "lucas"} - {s, v}
+        assert all((exp / f"si_{s}" / ".done" / f"loso-stage{n}").is_file() for n in range(1, 8))
+        # the final TDNNs: retrained with V for the epochs chosen on V
+        final = [json.loads(line) for line in
+                 (recipe / "data" / f"si_{s}" / "final" / "train.jsonl").open()]
+        assert {row["speaker"] for row in final} == {"george", "jackson", "lucas"} - {s}
+        trained = yaml.safe_load((exp / f"si_{s}" / "final" / "train" / "config.yaml")
+                                 .read_text())
+        best = json.loads((exp / f"si_{s}" / "select" / "train" / "results.json").read_text())
+        assert trained["train"]["epochs"] == max(1, best["valid"]["best_epoch"])
+        choice = json.loads((exp / f"si_{s}" / "select" / "choice.json").read_text())
+        assert choice["validation_speakers"] == [v] and len(choice["weights"]) == 3
+        assert choice["manifest"].endswith(f"si_{s}/select/valid.jsonl")
+        modes = {name: json.loads((exp / f"si_{s}" / name / "eval.json").read_text())
+                 for name in ("online", "online_state", "batch")}
+        assert modes["online"]["mode"] == "strict" and modes["online_state"]["mode"] == "online"
+        assert modes["batch"]["mode"] == "batch" and modes["online_state"]["order_seed"] == 3
+        assert all(m["weights"] == choice["weights"] and m["checkpoint"] == "last"
+                   and m["experiments"][0] == f"exp/si_{s}/final/train" for m in modes.values())
+        assert all(m["speeds"] == [1.0] and m["num_utterances"] == 30
+                   for m in modes.values())
+        assert 0 <= modes["online"]["accuracy"] <= 1
+        for name in experts:
+            alone = json.loads((exp / f"si_{s}" / "strict" / name / "eval.json").read_text())
+            assert alone["mode"] == "strict"
     summary = json.loads((exp / "loso" / "summary.json").read_text())
     table = (exp / "loso" / "summary.md").read_text()
     assert table in result.stdout
-    assert summary["configs"]["train"]["text"] == config.read_text()
-    assert summary["configs"]["train_logmel"]["text"] == logmel.read_text()
-    assert summary["speeds"] == [0.9, 0.95, 1.0, 1.05, 1.1] and "speeds 0.9, 0.95, 1," in table
-    assert "kind: dtw1nn" in summary["configs"]["dtw1nn"]["text"]
-    for label in [*speakers, "mean"]:
-        if label == "mean":
-            accuracy = {n: sum(evals[s, n]["accuracy"] for s in speakers) / 2 for n in systems}
-            rejection = sum(evals[s, "adapted"]["rejection_for_error"]["0.01"]
-                            for s in speakers) / 2
-            row = summary["mean"]
-        else:
-            accuracy = {n: evals[label, n]["accuracy"] for n in systems}
-            rejection = evals[label, "adapted"]["rejection_for_error"]["0.01"]
-            row = summary["per_speaker"][label]
-        for name in systems:
-            assert row[name]["accuracy"] == pytest.approx(accuracy[name])
-        assert row["adapted"]["rejection_for_error"]["0.01"] == pytest.approx(rejection)
-        cells = [f"{100 * accuracy[n]:.1f}" for n in systems] + [f"{100 * rejection:.1f}"]
-        assert f"| {label} | {' | '.join(cells)} |" in table
-
+    strict = [json.loads((exp / f"si_{s}" / "online" / "eval.json").read_text())["accuracy"]
+              for s in speakers]
+    assert summary["mean"]["strict"]["accuracy"] == pytest.approx(sum(strict) / 2)
+    assert "| mean | " in table and summary["choices"]["george"]["weights"]
     rerun = run_recipe(recipe, *args, cwd=tmp_path, script="loso.sh")
-    assert rerun.returncode == 0 and rerun.stdout.count("skipped") == 10
-    assert table in rerun.stdout
-    # a speaker without results (yet): his row and the mean are n/a, the others stay
-    subprocess.run([sys.executable, "local/loso_summary.py", "--speakers", "george,lucas",
-                    "--config", str(config), "--logmel-config", str(logmel),
-                    "--nn1-config", "conf/dtw1nn.yaml",
-                    "--out", "exp/partial"], cwd=recipe, check=True, capture_output=True)
-    partial = json.loads((exp / "partial" / "summary.json").read_text())
-    assert partial["per_speaker"]["george"] == summary["per_speaker"]["george"]
-    assert partial["per_speaker"]["lucas"] == dict.fromkeys(systems)
-    assert partial["mean"]["adapted"]["accuracy"] is None
-    partial_table = (exp / "partial" / "summary.md").read_text()
-    assert "| lucas | n/a | n/a | n/a | n/a | n/a | n/a |" in partial_table
+    assert rerun.returncode == 0 and rerun.stdout.count("skipped") == 2 * 7
+
+    # --retrain false: the experts trained without V are the final ones
+    again = run_recipe(recipe, *args, "--speakers", "george", "--retrain", "false",
+                       "--stage", 7, cwd=tmp_path, script="loso.sh")
+    assert again.returncode == 0, again.stdout + again.stderr
+    scored = json.loads((exp / "si_george" / "online" / "eval.json").read_text())
+    assert scored["experiments"][0] == "exp/si_george/select/train"
+    assert scored["checkpoint"] == "best"
 
 
 def test_speech_commands_recipe_stages(tmp_path, speech_commands_dir):

@@ -5,16 +5,16 @@ import json
 import shutil
 
 import pytest
-import soundfile
 import torch
 import yaml
+from _support import fsdd_utterances
 from click.testing import CliRunner
 
 import asr.train as train_module
 from asr.checkpoint import load_checkpoint, load_recognizer
 from asr.cli import main
 from asr.config import Config, apply_overrides, load_config
-from asr.corpora import Utterance, write_manifest
+from asr.corpora import write_manifest
 from asr.errors import ConfigError
 from asr.train import bucket_batches, lr_factor, train
 
@@ -28,14 +28,7 @@ SMALL = [
 
 
 def subset(fsdd_dir, words, takes):
-    out = []
-    for word in words:
-        for speaker in SPEAKERS:
-            for take in takes:
-                path = fsdd_dir / "recordings" / f"{word}_{speaker}_{take}.wav"
-                out.append(Utterance(id=path.stem, path=path, word=word, speaker=speaker,
-                                     duration=soundfile.info(path).duration))
-    return out
+    return fsdd_utterances(fsdd_dir / "recordings", words, SPEAKERS, takes)
 
 
 def make_data(root, fsdd_dir, words, train_takes, valid_takes, test_takes):
@@ -227,3 +220,22 @@ def test_learning_rate_schedule():
     assert lr_factor(10, 100, 10, "cosine") == pytest.approx(1.0)
     assert lr_factor(55, 100, 10, "cosine") == pytest.approx(0.5)
     assert lr_factor(99, 100, 0, "constant") == 1.0
+
+
+def test_training_masks_in_the_standardized_domain(tiny, tmp_path, monkeypatch):
+    """Under model.input_norm=global, train's SpecAugment fills masks with the model's input
+    mean (0 once standardized), not with raw zeros."""
+    seen = {}
+    real = train_module.Augmenter
+
+    def spy(*args, **kwargs):
+        aug = real(*args, **kwargs)
+        seen["fill"] = aug.fill
+        return aug
+
+    monkeypatch.setattr(train_module, "Augmenter", spy)
+    train(tiny, tmp_path / "exp", config("model.input_norm=global", "frontend.cmvn=none",
+                                         "train.epochs=1"), progress=False)
+    rec, _ = load_recognizer(tmp_path / "exp", "last")
+    torch.testing.assert_close(seen["fill"], rec.input_mean)
+    assert float(rec.input_mean.abs().max()) > 1.0

@@ -34,16 +34,16 @@ def align(files, exp_dir, word, which, config_file, out, json_out):
 
     from asr import plots
     from asr.align import align_recordings, align_with_model, path_json
-    from asr.features import extract_features, finish_cmvn
+    from asr.features import finish_cmvn, raw_features
 
-    def features_of(path, frontend):  # one file, one speaker: speaker CMVN is its own meanvar
-        return finish_cmvn([extract_features(path, frontend)], [path], frontend)[0]
+    def features_of(path, frontend, prior=None):  # one file: a speaker of its own
+        return finish_cmvn([raw_features(path, frontend)], [path], frontend, prior=prior)[0]
 
     if exp_dir is not None:
-        from asr.inference import load_experiment
+        from asr.inference import cmvn_prior, load_experiment
 
         recognizer, config = load_experiment(exp_dir, which=which)
-        features = features_of(files[0], config.frontend)
+        features = features_of(files[0], config.frontend, cmvn_prior(recognizer))
         result = align_with_model(recognizer, config, features, word=word)
         hop = config.frontend.hop_seconds
         plots.plot_alignment(

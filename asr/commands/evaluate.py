@@ -27,15 +27,39 @@ import click
                    "with the largest margins keep their answers and become DTW exemplars of "
                    "a second expert (asr.adapt), on the front end of the first dtw1nn --exp "
                    "(else the first --exp), added with equal weight to the models' energies.")
+@click.option("--online", is_flag=True,
+              help="Online speaker CMVN: each utterance decided from itself and its speaker's "
+                   "earlier utterances only (asr.features.online), speakers from the manifest.")
+@click.option("--order-seed", type=int, default=None,
+              help="With --online: meet the utterances in a random order fixed by this seed "
+                   "(default: manifest order).")
+@click.option("--prior-frames", type=click.FloatRange(0.0), default=None,
+              help="With --online: weight, in frames, of the training speakers' mean in each "
+                   "speaker's online mean. [default: the experiment's own, "
+                   "train.prior_frames]")
+@click.option("--strict", is_flag=True,
+              help="Every utterance on its own, as a speaker of its own (what asr recognize "
+                   "does without --speaker): no statistics from the speaker's other "
+                   "recordings.")
+@click.option("--weight", "weights", type=click.FloatRange(0.0), multiple=True,
+              help="Weight of each --exp in the ensemble, in the same order (as chosen by "
+                   "asr pick-weights on a validation speaker). [default: equal]")
 @click.option("--jobs", type=click.IntRange(1), default=2, show_default=True,
               help="Processes for feature extraction.")
-def evaluate(exp_dirs, out_dir, manifest, which, fmt, speeds, self_fraction, jobs):
+def evaluate(exp_dirs, out_dir, manifest, which, fmt, speeds, self_fraction, online, order_seed,
+             prior_frames, strict, weights, jobs):
     """Score EXP on a manifest; write eval.json, confusion.png and rejection.png into EXP.
 
     The rejection figures give the fraction of utterances that must be rejected (lowest margin
     first) to bring the error among the accepted ones down to 1% and to 0.1%. With several
     --exp, the models (same vocabulary, each with its own front end) are combined as a product
     of experts (asr.ensemble) and the results go to --out.
+
+    eval.json records the mode: "strict" (each utterance decided from itself and the models
+    alone: no model uses speaker CMVN, or every utterance has its own speaker id, as asr
+    recognize without --speaker; with --online, from the training prior too), "online"
+    (--online: from the speaker's earlier utterances too) or "batch" (speaker CMVN over all of
+    a speaker's utterances, or --self-exemplars: it reads the speaker's other recordings first).
     """
     import json
     from pathlib import Path
@@ -46,6 +70,17 @@ def evaluate(exp_dirs, out_dir, manifest, which, fmt, speeds, self_fraction, job
     from asr.evaluate import format_table, score
     from asr.inference import load_experiment, manifest_energies
 
+    if not online and (order_seed is not None or prior_frames is not None):
+        raise click.UsageError("--order-seed and --prior-frames need --online")
+    if strict and (online or self_fraction is not None):
+        raise click.UsageError("--strict takes each utterance on its own: it cannot be combined "
+                               "with --online or --self-exemplars")
+    if weights and len(weights) != len(exp_dirs):
+        raise click.UsageError(f"--weight: give one per --exp ({len(exp_dirs)}), "
+                               f"got {len(weights)}")
+    if online and self_fraction is not None:
+        raise click.UsageError("--self-exemplars reads a speaker's later utterances too: it "
+                               "cannot be combined with --online")
     exps = [Path(e) for e in exp_dirs]
     if len(exps) > 1 and out_dir is None:
         raise click.UsageError("an ensemble (several --exp) needs --out DIR for its results")
@@ -56,6 +91,9 @@ def evaluate(exp_dirs, out_dir, manifest, which, fmt, speeds, self_fraction, job
         manifest = data_dir / "test.jsonl"
         if not manifest.is_file():
             raise DataError(f"{manifest}: no test manifest (give one with --manifest)")
+    settings = None
+    if online:
+        settings = _online_settings(manifest, order_seed, prior_frames)
     energies, configs, words = [], [], None
     for e in exps:
         recognizer, config = load_experiment(e, which=which)
@@ -63,10 +101,12 @@ def evaluate(exp_dirs, out_dir, manifest, which, fmt, speeds, self_fraction, job
             raise DataError(f"{e}: vocabulary differs from {exps[0]}'s; cannot combine them")
         words = recognizer.words
         model_energies, labels, utterances = manifest_energies(
-            recognizer, config, manifest, jobs=jobs, speeds=sorted(set(speeds)))
+            recognizer, config, manifest, jobs=jobs, speeds=sorted(set(speeds)), online=settings,
+            strict=strict)
         energies.append(model_energies)
         configs.append(config)
-    energies = energies[0] if len(energies) == 1 else combine_energies(energies)
+    energies = (energies[0] if len(energies) == 1
+                else combine_energies(energies, list(weights) or None))
     if self_fraction is not None:
         frontend = next((c.frontend for c in configs if c.model.kind == "dtw1nn"),
                         configs[0].frontend)
@@ -78,6 +118,11 @@ def evaluate(exp_dirs, out_dir, manifest, which, fmt, speeds, self_fraction, job
     result["speeds"] = sorted(set(speeds))
     result["self_exemplars"] = self_fraction
     result["experiments"] = [str(e) for e in exps]
+    result["mode"] = "strict" if strict else _mode(online, self_fraction, configs, utterances)
+    result["weights"] = list(weights) or None
+    if online:
+        result["order_seed"] = order_seed
+        result["prior_frames"] = settings["prior_frames"]
     prefix = "" if Path(manifest).stem == "test" else f"{Path(manifest).stem}-"
     (exp / f"{prefix}eval.json").write_text(json.dumps(result, indent=2) + "\n")
     name = Path(manifest).name
@@ -91,6 +136,31 @@ def evaluate(exp_dirs, out_dir, manifest, which, fmt, speeds, self_fraction, job
                               indent=2))
     else:
         click.echo(format_table(result))
+        click.echo(f"mode: {result['mode']}")
+
+
+def _online_settings(manifest, order_seed, prior_frames):
+    """Keyword arguments of asr.features.online_speaker_cmvn (less the prior mean)."""
+    import numpy as np
+
+    from asr.corpora import read_manifest
+
+    n = len(read_manifest(manifest))
+    order = (list(range(n)) if order_seed is None
+             else np.random.default_rng(order_seed).permutation(n).tolist())
+    return {"order": order, "include_current": True, "prior_frames": prior_frames}
+
+
+def _mode(online, self_fraction, configs, utterances):
+    """"strict" (each utterance decided from itself and the models alone), "online" (and its
+    speaker's earlier utterances) or "batch" (and its speaker's other utterances)."""
+    if self_fraction is not None:
+        return "batch"
+    speakers = [u.speaker for u in utterances]
+    shared = len(set(speakers)) < len(speakers)
+    if not shared or not any(c.frontend.cmvn == "speaker" for c in configs):
+        return "strict"
+    return "online" if online else "batch"
 
 
 def _with_self_exemplars(energies, utterances, frontend, manifest, fraction, jobs):

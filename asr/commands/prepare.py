@@ -43,14 +43,17 @@ def _finish(splits, out: Path) -> None:
                    "default: the standard split, takes 0-4 test.")
 @click.option("--valid-fraction", type=FRACTION, default=0.1, show_default=True,
               help="Fraction of the training takes (the highest ones) kept for validation.")
-def fsdd(data_dir, out, test_speakers, valid_fraction):
+@click.option("--valid-speakers", default=None,
+              help="Comma-separated speakers put entirely in validation (with --test-speakers; "
+                   "replaces --valid-fraction): settings are then chosen on an unheard voice.")
+def fsdd(data_dir, out, test_speakers, valid_fraction, valid_speakers):
     """Free Spoken Digit Dataset: DATA_DIR/recordings/{digit}_{speaker}_{take}.wav.
 
     DATA_DIR may be the corpus root or its recordings/ folder.
     """
     from asr.corpora import fsdd as corpus
 
-    _finish(corpus.prepare(data_dir, test_speakers, valid_fraction), out)
+    _finish(corpus.prepare(data_dir, test_speakers, valid_fraction, valid_speakers), out)
 
 
 @prepare.command("speech-commands",
@@ -65,6 +68,23 @@ def speech_commands(data_dir, out, words):
     from asr.corpora import speech_commands as corpus
 
     _finish(corpus.prepare(data_dir, words), out)
+
+
+@prepare.command("arabic-speech-commands",
+                  short_help="Arabic Speech Commands (<word>/<speaker>_NO_<take>.wav|flac).")
+@click.argument("data_dir", type=DATA_DIR)
+@click.option("--out", "out", type=OUT_DIR, required=True, help="Folder of the manifests.")
+def arabic_speech_commands(data_dir, out):
+    """Arabic Speech Commands: DATA_DIR/[dataset/]<word>/<speaker>_NO_<take>.{wav,flac}, split
+    by the official train.csv/val.csv/test.csv when present, else by the official speaker lists.
+    """
+    from asr.corpora import arabic_speech_commands as corpus
+
+    splits = corpus.prepare(data_dir)
+    _finish(splits, out)
+    if not splits["test"]:
+        click.echo("note: no official test speaker in DATA_DIR, test.jsonl is empty "
+                   "(a full download has them)")
 
 
 @prepare.command("folder", short_help="Any <word>/<file>.wav corpus, split by speaker.")

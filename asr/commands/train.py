@@ -17,8 +17,11 @@ import click
 @click.option("--resume", is_flag=True,
               help="Continue from EXP/last.pt if it exists (same settings required).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--nproc", type=click.IntRange(1), default=1, show_default=True,
+              help="Data-parallel processes on this machine (starts torchrun; each process "
+                   "aligns its shard of every batch, see asr.training.distributed).")
 @click.argument("overrides", nargs=-1)
-def train(data_dir, exp_dir, config_file, loss, seed, epochs, resume, quiet, overrides):
+def train(data_dir, exp_dir, config_file, loss, seed, epochs, resume, quiet, nproc, overrides):
     """Train on DATA, writing EXP; OVERRIDES are section.key=value (e.g. train.lr=0.001).
 
     Every epoch appends validation accuracy and loss to EXP/metrics.jsonl and rewrites
@@ -29,6 +32,9 @@ def train(data_dir, exp_dir, config_file, loss, seed, epochs, resume, quiet, ove
     import shlex
     import sys
 
+    if nproc > 1:
+        _run_torchrun(nproc)
+        return
     from asr.config import Config, apply_overrides, load_config
     from asr.train import train as run_training
 
@@ -65,3 +71,28 @@ def train(data_dir, exp_dir, config_file, loss, seed, epochs, resume, quiet, ove
                   f"on {test.get('num_utterances', '?')} utterances" if test else "")
                + f"; {results['train_seconds']:.0f}s training; results in "
                  f"{exp_dir}/results.json")
+
+
+def _run_torchrun(nproc: int) -> None:
+    """Run this same ``asr train`` command line (without ``--nproc``) in ``nproc`` processes."""
+    import subprocess
+    import sys
+
+    from asr.errors import AsrError
+    from asr.training.distributed import torchrun_command
+
+    argv = sys.argv[1:]
+    cleaned, skip = [], False
+    for word in argv:
+        if skip:
+            skip = False
+            continue
+        if word == "--nproc":
+            skip = True
+            continue
+        if word.startswith("--nproc="):
+            continue
+        cleaned.append(word)
+    code = subprocess.call(torchrun_command(nproc, cleaned))
+    if code:
+        raise AsrError(f"asr train --nproc {nproc}: torchrun exited with status {code}")

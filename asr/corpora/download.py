@@ -82,6 +82,17 @@ SOURCES = {
         env="ASR_SPEECH_COMMANDS_URL",
         source_note="torchaudio.datasets.speechcommands and TensorFlow Datasets url_checksums",
     ),
+    "arabic-speech-commands": Source(
+        corpus="arabic-speech-commands",
+        url="https://github.com/abdulkaderghandoura/arabic-speech-commands-dataset/archive/"
+            "72f3438.tar.gz",
+        sha256=None,
+        size=None,
+        folder="arabic_speech_commands",
+        env="ASR_ARABIC_SPEECH_COMMANDS_URL",
+        source_note="no published checksum (a GitHub archive of commit 72f3438; pass --sha256 "
+                    "to pin one)",
+    ),
 }
 
 
@@ -252,6 +263,10 @@ def _layout_check(corpus: str) -> Callable[[Path], object]:
         from asr.corpora.fsdd import recordings_dir
 
         return recordings_dir
+    if corpus == "arabic-speech-commands":
+        from asr.corpora.arabic_speech_commands import find_root
+
+        return find_root
 
     def speech_commands(root: Path):
         from asr.corpora.speech_commands import LISTS, word_dirs

@@ -1,4 +1,4 @@
-"""Any corpus laid out as ``<word>/<file>.{wav,flac,ogg}``, split by speaker.
+"""Any corpus laid out as ``<word>/<file>.{wav,flac,ogg,aiff,au,mp3}``, split by speaker.
 
 The speaker is read from each file name (without extension) by a regular expression: its first
 group if it has one, else the whole match (default: the text before the first ``_``). Test
@@ -18,7 +18,7 @@ from asr.corpora.manifest import Utterance, audio_duration
 from asr.corpora.splits import count_of, parse_list
 from asr.errors import ConfigError, DataError
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".au", ".mp3")
 DEFAULT_SPEAKER_REGEX = r"^([^_]+)_"
 
 

@@ -3,7 +3,10 @@
 Standard split (the corpus's README): takes 0-4 test, takes 5 and up train. The validation part
 is carved out of train by take (the highest takes), so valid and train never share a take and
 no test take leaks. With ``test_speakers``, the split is speaker-independent instead: every
-utterance of those speakers is in test, all the others' are in train/valid.
+utterance of those speakers is in test, all the others' are in train/valid. With
+``valid_speakers`` too, validation is speaker-independent as well: every utterance of those
+speakers is in valid, so that settings are chosen on a voice the model never heard (nested
+leave-one-speaker-out), never on the test speakers.
 """
 
 from __future__ import annotations
@@ -52,17 +55,31 @@ def split(
     found: list[tuple[Utterance, int]],
     test_speakers: str | list[str] | None = None,
     valid_fraction: float = 0.1,
+    valid_speakers: str | list[str] | None = None,
 ) -> dict[str, list[Utterance]]:
     """Train/valid/test lists (see the module docstring for the rules)."""
     speakers = sorted({u.speaker for u, _ in found})
     chosen = parse_list(test_speakers)
-    unknown = sorted(set(chosen) - set(speakers))
-    if unknown:
-        raise DataError(f"--test-speakers: unknown FSDD speaker(s) {', '.join(unknown)} "
-                        f"(speakers found: {', '.join(speakers)})")
-    if chosen and set(chosen) == set(speakers):
-        raise DataError(f"--test-speakers: {', '.join(chosen)} is every speaker; "
-                        "at least one must be left for training")
+    held = parse_list(valid_speakers)
+    for option, names in (("--test-speakers", chosen), ("--valid-speakers", held)):
+        unknown = sorted(set(names) - set(speakers))
+        if unknown:
+            raise DataError(f"{option}: unknown FSDD speaker(s) {', '.join(unknown)} "
+                            f"(speakers found: {', '.join(speakers)})")
+    if held and not chosen:
+        raise DataError("--valid-speakers: needs --test-speakers (a speaker-independent split)")
+    if set(chosen) & set(held):
+        raise DataError(f"--valid-speakers: {', '.join(sorted(set(chosen) & set(held)))} "
+                        "is also a test speaker")
+    if chosen and set(chosen) | set(held) == set(speakers):
+        raise DataError(f"--test-speakers/--valid-speakers: {', '.join(chosen + held)} is "
+                        "every speaker; at least one must be left for training")
+    if held:
+        return {
+            "train": [u for u, _ in found if u.speaker not in chosen + held],
+            "valid": [u for u, _ in found if u.speaker in held],
+            "test": [u for u, _ in found if u.speaker in chosen],
+        }
     if chosen:
         test = [(u, t) for u, t in found if u.speaker in chosen]
         pool = [(u, t) for u, t in found if u.speaker not in chosen]
@@ -85,6 +102,8 @@ def prepare(
     data_dir: str | os.PathLike,
     test_speakers: str | list[str] | None = None,
     valid_fraction: float = 0.1,
+    valid_speakers: str | list[str] | None = None,
 ) -> dict[str, list[Utterance]]:
     """Scan an FSDD folder and split it; see :func:`split`."""
-    return split(scan(data_dir), test_speakers=test_speakers, valid_fraction=valid_fraction)
+    return split(scan(data_dir), test_speakers=test_speakers, valid_fraction=valid_fraction,
+                 valid_speakers=valid_speakers)

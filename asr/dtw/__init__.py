@@ -5,6 +5,8 @@ differentiable, with Numba kernels.
 - :func:`dtw_energy`: a padded batch of cost matrices -> energies (autograd).
 - :func:`pairwise_dtw`: all (query, template) pairs of two lists of sequences -> energies
   (autograd w.r.t. every sequence).
+- :func:`local_distances`: the local cost matrix of two sequences (the metrics of
+  :data:`METRICS`), as the energies use it.
 - :func:`feasible`: whether a path exists for given lengths, step pattern and band.
 
 The step patterns and the band are described in :mod:`asr.dtw.steps`, the recursions in
@@ -23,10 +25,11 @@ after each parallel region and then starve the Numba threads on a machine with f
 before torch is imported (the benchmark does) when using more than one thread.
 """
 
-from asr.dtw.api import Alignment, dtw, dtw_energy, feasible, pairwise_dtw
-from asr.dtw.steps import STEP_PATTERNS, DtwInputError, band_mask, path_weight
+from asr.dtw.api import Alignment, dtw, dtw_energy, feasible, local_distances, pairwise_dtw
+from asr.dtw.steps import METRICS, STEP_PATTERNS, DtwInputError, band_mask, path_weight
 
 __all__ = [
+    "METRICS",
     "STEP_PATTERNS",
     "Alignment",
     "DtwInputError",
@@ -34,6 +37,11 @@ __all__ = [
     "dtw",
     "dtw_energy",
     "feasible",
+    "local_distances",
     "pairwise_dtw",
     "path_weight",
 ]
+
+from asr.dtw.subsequence import SubsequenceMatcher, subsequence_dtw  # noqa: E402
+
+__all__ += ["SubsequenceMatcher", "subsequence_dtw"]

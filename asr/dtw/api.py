@@ -57,14 +57,14 @@ from asr.dtw.steps import (
     DtwInputError,
     check_band,
     check_gamma,
+    check_metric,
     path_weight,
     pattern_feasible,
     step_code,
 )
 
-__all__ = ["Alignment", "dtw", "dtw_energy", "feasible", "pairwise_dtw"]
+__all__ = ["Alignment", "dtw", "dtw_energy", "feasible", "local_distances", "pairwise_dtw"]
 
-METRICS = ("sqeuclidean", "cosine")
 _NUMPY_DTYPE = {torch.float32: np.float32, torch.float64: np.float64}
 _OCC_SKIP = 1e-16  # pairwise backward skips cells with a smaller occupancy (see _kernels)
 _BLOCK_BYTES = 4 << 20  # inner products computed per block of queries of about this size
@@ -556,6 +556,25 @@ def _cost_factors(X: torch.Tensor, Y: torch.Tensor, metric: str):
     return U, V, X.new_ones(X.shape[0]), Y.new_zeros(Y.shape[0]), -1.0
 
 
+def local_distances(x, y, metric: str = "sqeuclidean") -> torch.Tensor:
+    r"""Local cost matrix ``[N, M]`` (float64) between the frames of ``x`` [N, d] and ``y`` [M, d].
+
+    The costs :func:`pairwise_dtw` uses: :math:`\lVert x_i - y_j \rVert^2` (``sqeuclidean``) or
+    :math:`1 - \cos(x_i, y_j)` (``cosine``), for alignments, pictures and barycenters that
+    must agree with the energies.
+
+    >>> local_distances(torch.tensor([[0.0, 1.0]]), torch.tensor([[0.0, 3.0], [1.0, 1.0]])).tolist()
+    [[4.0, 1.0]]
+    """
+    check_metric(metric)
+    x = torch.as_tensor(x, dtype=torch.float64)
+    y = torch.as_tensor(y, dtype=torch.float64)
+    if metric == "cosine":
+        unit = torch.nn.functional.normalize
+        return 1 - unit(x, dim=1) @ unit(y, dim=1).T
+    return torch.cdist(x, y).square()
+
+
 def pairwise_dtw(
     xs,
     ys,
@@ -565,6 +584,7 @@ def pairwise_dtw(
     band: int | None = None,
     gamma: float = 0.0,
     normalize: bool = False,
+    pairs=None,
 ) -> torch.Tensor:
     r"""DTW energies of every (query, template) pair, differentiable w.r.t. every sequence.
 
@@ -599,13 +619,17 @@ def pairwise_dtw(
         Divide each energy by the step pattern's path weight (:func:`asr.dtw.steps.path_weight`):
         :math:`N + M` for symmetric2 (exact), :math:`N` for asymmetric (exact), :math:`N + M` for
         symmetric1 (an approximation: its paths weigh :math:`\max(N,M)` to :math:`N+M-1`).
+    pairs : array_like or torch.Tensor of bool, optional
+        ``[A, B]``: only the pairs marked True are aligned (pruning: the work is proportional to
+        the pairs kept); the others are ``+inf`` with zero gradient, like infeasible pairs.
 
     Returns
     -------
     torch.Tensor
         ``[A, B]`` energies (dtype float64 if any input is float64, else float32; the
         recursions run in float64 either way). Pairs with no path (asymmetric,
-        ``M_b > 2 N_a - 1``; see :func:`feasible`) are ``+inf`` with zero gradient, never NaN.
+        ``M_b > 2 N_a - 1``; see :func:`feasible`) or left out by ``pairs`` are ``+inf``
+        with zero gradient, never NaN.
 
     Examples
     --------
@@ -619,8 +643,7 @@ def pairwise_dtw(
     code = step_code(step)
     radius = check_band(band)
     gamma = check_gamma(gamma)
-    if metric not in METRICS:
-        raise DtwInputError(f"metric={metric!r}: unknown metric (expected one of {METRICS})")
+    check_metric(metric)
     xs = _stack_sequences(xs, "xs")
     ys = _stack_sequences(ys, "ys")
     dims = {s.shape[1] for s in xs} | {s.shape[1] for s in ys}
@@ -639,6 +662,11 @@ def pairwise_dtw(
     n = np.repeat(nx, B)
     m = np.tile(ny, A)
     ok = _check_feasible(n, m, code, radius, step)
+    if pairs is not None:
+        keep = np.asarray(pairs.cpu() if isinstance(pairs, torch.Tensor) else pairs, dtype=bool)
+        if keep.shape != (A, B):
+            raise DtwInputError(f"pairs: expected shape ({A}, {B}), got {keep.shape}")
+        ok = ok & keep.reshape(-1)
     U, V, a, b, s = _cost_factors(X.cpu(), Y.cpu(), metric)
     meta = (np.repeat(offx, B), np.tile(offy, A), n, m, ok, code, radius, gamma, A, B)
     E = _GridDTW.apply(U, V, a, b, s, meta).view(A, B)

@@ -62,6 +62,19 @@ def step_code(step: str) -> int:
     return STEP_PATTERNS.index(step)
 
 
+# local distances the DTW kernels compute (asr.dtw.api._cost_factors); the one list of choices,
+# checked by the model config as well as by pairwise_dtw
+METRICS = ("sqeuclidean", "cosine")
+
+
+def check_metric(metric) -> str:
+    """Return ``metric`` after checking it is one of :data:`METRICS`."""
+    if metric not in METRICS:
+        raise DtwInputError(f"metric={metric!r}: unknown metric (expected one of "
+                            f"{', '.join(METRICS)})")
+    return metric
+
+
 def check_gamma(gamma) -> float:
     """Return ``gamma`` as a float after checking it is finite and non-negative."""
     try:

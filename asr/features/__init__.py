@@ -10,20 +10,26 @@ from asr.features.frontend import (
     compute_features,
     extract_features,
     finish_cmvn,
+    raw_features,
     speaker_cmvn,
     speaker_means,
 )
+from asr.features.online import OnlineCmvn, feature_prior, online_speaker_cmvn
 
 __all__ = [
     "FeatureCache",
     "FrontendConfig",
+    "OnlineCmvn",
     "add_deltas",
     "apply_cmvn",
     "compute_features",
     "extract_features",
+    "feature_prior",
     "finish_cmvn",
     "load_audio",
+    "online_speaker_cmvn",
     "pad_batch",
+    "raw_features",
     "speaker_cmvn",
     "speaker_means",
     "speed_perturb",

@@ -5,6 +5,11 @@ concatenated, plus the lengths), written atomically and read back with
 ``torch.load(weights_only=True)``, so loading never runs pickled code. The key is a SHA-256 of
 the front-end config, the speed and, for every file, its absolute path, size and modification
 time: editing, adding or removing a file, or changing any front-end parameter, gives a new entry.
+
+Entries of ``MMAP_MIN_BYTES`` or more are memory-mapped (``torch.load(mmap=True)``), freshly
+computed ones included (they are written, then mapped back): the features of a large corpus are
+paged in from disk as they are read, and memory does not grow with the corpus. Smaller entries
+are read into memory (a mapped file truncated in place under a running process would fault).
 """
 
 from __future__ import annotations
@@ -25,11 +30,13 @@ import torch
 from asr.errors import AudioError
 from asr.features.audio import speed_rate
 from asr.features.config import FrontendConfig
-from asr.features.frontend import extract_features
+from asr.features.frontend import raw_features
 
 log = logging.getLogger(__name__)
 
 CACHE_FORMAT = 1
+# entries this large (bytes) are memory-mapped rather than read into memory
+MMAP_MIN_BYTES = 64 << 20
 # below this many files per worker, starting processes costs more than it saves
 MIN_FILES_PER_JOB = 200
 
@@ -70,7 +77,7 @@ def _init_worker():
 
 def _compute_one(args) -> np.ndarray:
     path, config_dict, speed = args
-    return extract_features(path, FrontendConfig.from_dict(config_dict), speed=speed).numpy()
+    return raw_features(path, FrontendConfig.from_dict(config_dict), speed=speed).numpy()
 
 
 def compute_all(
@@ -85,7 +92,7 @@ def compute_all(
     jobs = min(jobs, max(1, len(paths) // MIN_FILES_PER_JOB))
     tasks = [(str(p), config.to_dict(), speed) for p in paths]
     if jobs == 1:
-        return [extract_features(p, config, speed=speed) for p in paths]
+        return [raw_features(p, config, speed=speed) for p in paths]
     ctx = multiprocessing.get_context("fork")
     chunk = max(1, len(tasks) // (jobs * 8))
     with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker) as pool:
@@ -128,8 +135,9 @@ class FeatureCache:
         """Features ``[T_i, config.dim]`` of each item (an Utterance or a path), in order.
 
         Loaded from the cache when the entry exists and is intact, computed (in parallel,
-        ``jobs`` processes, default all cores) and stored otherwise. The returned tensors are
-        views into one shared buffer: do not modify them in place.
+        ``jobs`` processes, default all cores) and stored otherwise; either way the returned
+        tensors are views into one buffer (the mapped cache file, for a large entry): do not
+        modify them in place.
         """
         key = cache_key(items, config, speed)
         if key in self._memo:
@@ -139,6 +147,7 @@ class FeatureCache:
         if feats is None:
             feats = compute_all([_path_of(i) for i in items], config, speed, jobs)
             self._save(path, key, feats, config, speed)
+            feats = self._load(path, key, len(items), config.dim) or feats  # mapped from disk
         self._memo[key] = feats
         return feats
 
@@ -147,7 +156,8 @@ class FeatureCache:
         if not path.is_file():
             return None
         try:
-            blob = torch.load(path, map_location="cpu", weights_only=True)
+            mmap = path.stat().st_size >= MMAP_MIN_BYTES
+            blob = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
             data, lengths = blob["features"], blob["lengths"]
             ok = (blob.get("key") == key and data.ndim == 2 and data.shape[1] == dim
                   and lengths.ndim == 1 and len(lengths) == n

@@ -52,7 +52,9 @@ class FrontendConfig:
         (``"mean"``), with :math:`\mu, \sigma` taken over the utterance's frames; or
         ``"speaker"``: :math:`(x_t - \mu_s) / \sigma`, the mean :math:`\mu_s` of all the
         speaker's utterances at hand (:func:`asr.features.frontend.speaker_cmvn`, applied after
-        extraction to a set of utterances with their speakers).
+        extraction to a set of utterances with their speakers), or its online estimate from
+        the training speakers' mean and the speaker's earlier utterances
+        (:mod:`asr.features.online`).
     remove_dc : bool
         Subtract the waveform's mean before anything else (and each frame's mean, as Kaldi).
     trim : bool

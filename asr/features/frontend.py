@@ -32,7 +32,9 @@ def compute_features(
 
     Steps: resample to ``config.sample_rate`` (when ``sample_rate`` is given and differs),
     DC removal, silence trimming, speed perturbation (``speed != 1``), log-mel or MFCC frames,
-    deltas, CMVN (see :class:`FrontendConfig` for each formula).
+    deltas, CMVN (see :class:`FrontendConfig` for each formula). With ``cmvn="speaker"`` these
+    are the frames before speaker CMVN, which needs the speaker's mean (:func:`speaker_cmvn`,
+    :class:`asr.features.online.OnlineCmvn`; :func:`extract_features` applies it to one file).
 
     Parameters
     ----------
@@ -114,9 +116,37 @@ def _compute(wave, config, speed, sample_rate):
 
 
 def extract_features(
+    path: str | os.PathLike,
+    config: FrontendConfig,
+    speed: float = 1.0,
+    speaker_mean: torch.Tensor | None = None,
+) -> torch.Tensor:
+    r"""Features of an audio file, normalized as the model expects, for one utterance.
+
+    :func:`raw_features` then, with ``config.cmvn == "speaker"``, speaker CMVN with
+    :math:`\mu_s` = ``speaker_mean`` (the speaker's mean raw feature [D], e.g. from
+    :func:`speaker_means` or :class:`asr.features.online.OnlineCmvn`) or, when it is not given,
+    the utterance's own mean: the file is a speaker with one utterance (which is ``"meanvar"``).
+    Other CMVN modes are per utterance and ``speaker_mean`` must not be given.
+
+    Errors name the file: ``AudioError("x.wav: audio of 12 samples is shorter than ...")``.
+    """
+    feats = raw_features(path, config, speed=speed)
+    if config.cmvn != "speaker":
+        if speaker_mean is not None:
+            raise ValueError(f"speaker_mean is for cmvn='speaker', not cmvn={config.cmvn!r}")
+        return feats
+    means = None if speaker_mean is None else {"": torch.as_tensor(speaker_mean)}
+    return speaker_cmvn([feats], [""], means)[0]
+
+
+def raw_features(
     path: str | os.PathLike, config: FrontendConfig, speed: float = 1.0
 ) -> torch.Tensor:
-    """Features of an audio file: :func:`load_audio` then :func:`compute_features`.
+    """Features of an audio file before any speaker-level step: :func:`load_audio` then
+    :func:`compute_features` (per-utterance CMVN applied; with ``cmvn="speaker"`` the frames
+    before speaker CMVN, which needs the speaker's other utterances). The feature cache holds
+    these.
 
     Errors name the file: ``AudioError("x.wav: audio of 12 samples is shorter than ...")``.
     """
@@ -181,12 +211,23 @@ def apply_cmvn(feats: torch.Tensor, mode: str, eps: float = 1e-5) -> torch.Tenso
     return centred / std.clamp_min(eps)
 
 
-def speaker_means(features: Sequence[torch.Tensor], speakers: Sequence[str]) -> dict:
-    """Mean feature vector ``[D]`` of each speaker over all frames of its utterances."""
+def speaker_means(features: Sequence[torch.Tensor], speakers: Sequence[str],
+                  prior: dict | None = None) -> dict:
+    r"""Mean feature vector ``[D]`` of each speaker over all frames of its utterances.
+
+    With a ``prior`` (``{"mean": Tensor [D], "prior_frames": tau}``, the training set's mean
+    raw feature that an experiment stores), the prior counts as :math:`\tau` frames:
+    :math:`\mu_s = (\tau \mu_0 + \sum_{u \in s} \sum_t x^{(u)}_t) / (\tau + N_s)`, the
+    formula of online CMVN (:class:`asr.features.OnlineCmvn`) once all of ``s`` is heard.
+    """
     sums, counts = {}, {}
     for feats, speaker in zip(features, speakers, strict=True):
         sums[speaker] = sums.get(speaker, 0.0) + feats.double().sum(dim=0)
         counts[speaker] = counts.get(speaker, 0) + feats.shape[0]
+    if prior is not None and prior.get("mean") is not None:
+        tau = float(prior.get("prior_frames", 0.0))
+        base = tau * torch.as_tensor(prior["mean"], dtype=torch.float64)
+        return {s: ((base + sums[s]) / (tau + counts[s])).float() for s in sums}
     return {s: (sums[s] / counts[s]).float() for s in sums}
 
 
@@ -195,6 +236,7 @@ def speaker_cmvn(
     speakers: Sequence[str],
     means: dict | None = None,
     eps: float = 1e-5,
+    prior: dict | None = None,
 ) -> list[torch.Tensor]:
     r"""Speaker CMVN (``cmvn="speaker"``): the speaker's mean out, the utterance's own scale.
 
@@ -203,17 +245,19 @@ def speaker_cmvn(
         x_t \leftarrow (x_t - \mu_s) / \max(\sigma_u, \epsilon),
 
     with :math:`\mu_s` the mean over every frame of every utterance of speaker :math:`s` in
-    ``features`` (or ``means[s]`` when given) and :math:`\sigma_u` the standard deviation of
-    utterance :math:`u` about its own mean, per dimension. Removing the speaker's (and
-    channel's) mean rather than each utterance's keeps what a word's mean spectrum says about
-    the word; scaling by the utterance's own deviation removes its level and dynamic range.
-    The utterances of one speaker must be normalized together, so a speaker's mean is
-    estimated from whatever of its speech is at hand: all its utterances in a manifest, all the
-    files of one ``asr recognize`` call, or a single utterance (then this is ``"meanvar"``).
+    ``features`` (or ``means[s]`` when given; with a ``prior``, the training mean counted as
+    :math:`\tau` more frames: :func:`speaker_means`) and :math:`\sigma_u` the standard
+    deviation of utterance :math:`u` about its own mean, per dimension. Removing the speaker's
+    (and channel's) mean rather than each utterance's keeps what a word's mean spectrum says
+    about the word; scaling by the utterance's own deviation removes its level and dynamic
+    range. A speaker's mean is estimated from whatever of its speech is at hand: all its
+    utterances in a manifest (batch, transductive), or a single utterance (the strict
+    one-utterance case: with a prior, :math:`(\tau\mu_0 + \sum_t x_t) / (\tau + T)`, what
+    online CMVN gives a new speaker's first utterance; without, ``"meanvar"``).
     """
     features = list(features)
     if means is None:
-        means = speaker_means(features, speakers)
+        means = speaker_means(features, speakers, prior)
     out = []
     for feats, speaker in zip(features, speakers, strict=True):
         std = feats.std(dim=0, correction=0, keepdim=True).clamp_min(eps)
@@ -222,11 +266,12 @@ def speaker_cmvn(
 
 
 def finish_cmvn(
-    features: Sequence[torch.Tensor], speakers: Sequence[str], config: FrontendConfig
+    features: Sequence[torch.Tensor], speakers: Sequence[str], config: FrontendConfig,
+    prior: dict | None = None,
 ) -> list[torch.Tensor]:
     """The normalization that needs more than one utterance: speaker CMVN when
-    ``config.cmvn == "speaker"`` (:func:`speaker_cmvn`), nothing otherwise (per-utterance CMVN
-    is already in every utterance's features)."""
+    ``config.cmvn == "speaker"`` (:func:`speaker_cmvn`, with the experiment's ``prior`` when
+    given), nothing otherwise (per-utterance CMVN is already in every utterance's features)."""
     if config.cmvn != "speaker":
         return list(features)
-    return speaker_cmvn(features, speakers)
+    return speaker_cmvn(features, speakers, prior=prior)

@@ -11,6 +11,14 @@ incorrect answer* (the lowest-energy wrong word),
 
 A good loss pushes :math:`E_C` down and pulls :math:`E_I` up; the plain ``energy`` loss only pushes
 down and collapses (every energy goes to zero) as soon as the machine can make all energies equal.
+
+Energies can be negative. The hard-minimum energy (``model.gamma = 0``) is a mean of local
+distances, so :math:`E \ge 0`; the soft minimum over paths and templates is a free energy,
+:math:`-\gamma \log \sum_z e^{-E_z/\gamma} \ge \min_z E_z - \gamma \log |Z|`, which falls
+below 0 when many paths are nearly as good as the best. Every loss here is correct for any real
+energies: the losses written for distances (``lvq2``, ``square-square``, ``square-exp``) take
+0 as the lowest energy worth reaching (:math:`E_C^+ = \max(E_C, 0)`) and measure the LVQ2
+window on :math:`|E_I|`, so their gradients never push a correct answer's energy up.
 """
 
 import math
@@ -81,13 +89,14 @@ def lvq2(energies, labels, delta=0.1):
 
     Zero when the utterance is recognized (:math:`E_C < E_I`); linear in :math:`E_C - E_I` while the
     correct answer lies within the window :math:`\delta E_I` behind the winner; saturated at 1 (no
-    gradient) beyond it, so grossly misrecognized outliers are ignored. Energies must be positive
-    (distances); :math:`E_I` is clamped away from zero.
+    gradient) beyond it, so grossly misrecognized outliers are ignored. The window is measured
+    on :math:`|E_I|` (clamped away from zero), so negative soft-min energies keep a window of the
+    same width: :math:`L = \min(1, \max(0, (E_C - E_I) / (\delta |E_I|)))`.
     """
     if delta <= 0:
         raise ValueError(f"lvq2: delta must be > 0, got {delta}")
     e_correct, e_offending = correct_and_offending(energies, labels)
-    ratio = (e_correct - e_offending) / (delta * e_offending.clamp_min(1e-8))
+    ratio = (e_correct - e_offending) / (delta * e_offending.abs().clamp_min(1e-8))
     return ratio.clamp(0.0, 1.0).mean()
 
 
@@ -130,17 +139,20 @@ def mmi(energies, labels, beta=1.0):
 
 
 def square_square(energies, labels, margin=1.0):
-    r"""Square-square loss :math:`L = E_C^2 + \max(0, m - E_I)^2` (tutorial, section 2.2;
-    Hadsell, Chopra & LeCun 2006). Needs non-negative energies."""
+    r"""Square-square loss :math:`L = \max(0, E_C)^2 + \max(0, m - E_I)^2` (tutorial, section
+    2.2; Hadsell, Chopra & LeCun 2006). Written for distances (:math:`E \ge 0`); a negative
+    (soft-min) :math:`E_C` is already as low as needed and costs nothing, instead of being pushed
+    back up to 0 by :math:`E_C^2`."""
     e_correct, e_offending = correct_and_offending(energies, labels)
-    return (e_correct.square() + F.relu(margin - e_offending).square()).mean()
+    return (F.relu(e_correct).square() + F.relu(margin - e_offending).square()).mean()
 
 
 def square_exp(energies, labels, gamma=1.0):
-    r"""Square-exponential loss :math:`L = E_C^2 + \gamma e^{-E_I}` (tutorial, section 2.2;
-    LeCun & Huang 2005). Needs non-negative energies."""
+    r"""Square-exponential loss :math:`L = \max(0, E_C)^2 + \gamma e^{-E_I}` (tutorial,
+    section 2.2; LeCun & Huang 2005). Written for distances (:math:`E \ge 0`); a negative
+    (soft-min) :math:`E_C` costs nothing rather than being pushed back up to 0."""
     e_correct, e_offending = correct_and_offending(energies, labels)
-    return (e_correct.square() + gamma * torch.exp(-e_offending)).mean()
+    return (F.relu(e_correct).square() + gamma * torch.exp(-e_offending)).mean()
 
 
 def _check(energies, labels):

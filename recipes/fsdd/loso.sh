@@ -1,30 +1,44 @@
 #!/usr/bin/env bash
-# FSDD leave-one-speaker-out: for each speaker S, train on the other speakers and test on every
-# recording of S; two TDNN + templates recognizers (MFCC and log-mel front ends), the plain DTW
-# 1-NN baseline and the ensemble of the three side by side.
+# FSDD leave-one-speaker-out with nested validation: for each held-out speaker S, every setting
+# (each TDNN's number of epochs, the experts' weights) is chosen on a validation speaker V, another
+# training speaker, never on S; the final system is then scored on every recording of S one
+# utterance at a time, as a deployed recognizer meets a new voice.
 #
 #   bash recipes/fsdd/loso.sh [--stage N] [--stop-stage N] [--data-dir DIR]
 #                             [--speakers george,jackson,lucas,nicolas,yweweler]
-#                             [--config FILE] [--logmel-config FILE] [--nn1-config FILE]
-#                             [--eval-speeds 0.9,...,1.1] [--self-exemplars 0.67]
+#                             [--valid-speaker V] [--config FILE] [--logmel-config FILE]
+#                             [--nn1-config FILE] [--eval-speeds 0.9,...,1.1] [--order-seed N]
+#                             [--retrain true|false]
 #
-# --config: the TDNN + templates (default conf/speaker_independent.yaml); --logmel-config: the
-# second TDNN (default conf/speaker_independent_logmel.yaml); --nn1-config: the DTW 1-NN
-# baseline (default conf/dtw1nn.yaml); --eval-speeds: every system is scored on these
-# speed-perturbed copies of each test utterance, energies averaged (`asr eval --speed`; default
-# 0.9,0.95,1,1.05,1.1; give 1 for none). A relative path is read from the caller's folder if
-# it is there, else from recipes/fsdd/.
-# Stages, for each held-out speaker S (markers exp/si_S/.done/loso-stageN, apart from run.sh's
-# stageN of `run.sh --test-speakers S`, which shares data/si_S and exp/si_S/train; a rerun skips
-# what is finished; --stage N reruns stages N..stop-stage whatever their markers):
+# --speakers: the held-out speakers, one fold each (any speakers of DIR, which has FSDD's layout).
+# --valid-speaker: V for every fold (default: the speaker after S in DIR's sorted speaker list,
+# cyclically). --config / --logmel-config / --nn1-config: the three experts (default
+# conf/speaker_independent.yaml, conf/speaker_independent_logmel.yaml, conf/dtw1nn.yaml; a
+# relative path is read from the caller's folder if it is there, else from recipes/fsdd/).
+# --eval-speeds: each expert's energies are averaged over these speed-perturbed copies of each
+# utterance (`asr eval --speed`; default 0.9,0.95,1,1.05,1.1; 1 for none). --order-seed: the
+# order in which S's utterances reach the online recognizer (default 0). --retrain: true (the
+# default) retrains the TDNNs on all the training speakers, V included, for the number of epochs
+# chosen on V (twice the training time, one more speaker); false keeps the experts trained
+# without V, each TDNN at its best epoch on V.
+# Stages, for each held-out speaker S (markers exp/si_S/.done/loso-stageN; a rerun skips what is
+# finished; --stage N reruns stages N..stop-stage whatever their markers):
 #   0  download FSDD into downloads/ (once; skipped when --data-dir is given)
-#   1  prepare manifests, S in test only   -> data/si_S/{train,valid,test}.jsonl
-#   2  train the TDNN + templates          -> exp/si_S/train/
-#   3  train the log-mel TDNN + templates  -> exp/si_S/train_logmel/
-#   4  the DTW 1-NN baseline               -> exp/si_S/dtw1nn/
-#   5  evaluate the three (final epoch, --eval-speeds), their ensemble, and the ensemble adapted
-#      to S with S's own confident answers (`asr eval --self-exemplars`, --self-exemplars F)
-#                      -> exp/si_S/{train,train_logmel,dtw1nn,ensemble,adapted}/eval.json
+#   1  manifests: data/si_S/select (train: the others but V, valid: V, test: S) and
+#      data/si_S/final (train and valid: every speaker but S, test: S)
+#   2  train the MFCC TDNN on select, best epoch on V          -> exp/si_S/select/train/
+#   3  train the log-mel TDNN on select, best epoch on V       -> exp/si_S/select/train_logmel/
+#   4  the DTW 1-NN on select                                   -> exp/si_S/select/dtw1nn/
+#   5  choose on V (one utterance at a time, --eval-speeds): the experts' weights
+#                                                               -> exp/si_S/select/choice.json
+#   6  the final experts on data/si_S/final (TDNNs retrained for their chosen epochs; with
+#      --retrain false the experts of stages 2-4)               -> exp/si_S/final/{train,...}/
+#   7  score the final system on S:
+#        exp/si_S/online/eval.json        each utterance on its own (strict: the headline)
+#        exp/si_S/online_state/eval.json  with S's online CMVN state from his earlier
+#                                         utterances only, in a seeded random order (--online)
+#        exp/si_S/batch/eval.json         transductive: S's mean over all his recordings first
+#        exp/si_S/strict/<expert>/eval.json   each expert alone, strict
 # Last (always): the table, one row per speaker and the mean -> exp/loso/summary.{md,json}
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -34,11 +48,13 @@ recipe=fsdd
 marker=loso-stage
 data_dir=""
 speakers="george,jackson,lucas,nicolas,yweweler"
+valid_speaker=""
 config=""  # default conf/speaker_independent.yaml
 logmel_config=""  # default conf/speaker_independent_logmel.yaml
 nn1_config=""  # default conf/dtw1nn.yaml
 eval_speeds="0.9,0.95,1,1.05,1.1"
-self_exemplars=0.67
+order_seed=0
+retrain=true
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -46,17 +62,21 @@ while [ $# -gt 0 ]; do
     --stop-stage) need_value "$@"; stop_stage="$2"; shift 2 ;;
     --data-dir) need_value "$@"; data_dir="$2"; shift 2 ;;
     --speakers) need_value "$@"; speakers="$2"; shift 2 ;;
+    --valid-speaker) need_value "$@"; valid_speaker="$2"; shift 2 ;;
     --config) need_value "$@"; config="$2"; shift 2 ;;
     --logmel-config) need_value "$@"; logmel_config="$2"; shift 2 ;;
     --nn1-config) need_value "$@"; nn1_config="$2"; shift 2 ;;
     --eval-speeds) need_value "$@"; eval_speeds="$2"; shift 2 ;;
-    --self-exemplars) need_value "$@"; self_exemplars="$2"; shift 2 ;;
+    --order-seed) need_value "$@"; order_seed="$2"; shift 2 ;;
+    --retrain) need_value "$@"; retrain="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) usage_error "unknown option '$1' (see --help)" ;;
   esac
 done
 [ -n "${speakers//,/}" ] || usage_error "--speakers: give at least one speaker"
 [ -n "${eval_speeds//,/}" ] || usage_error "--eval-speeds: give at least one speed (1: none)"
+case "$retrain" in true|false) ;; *) usage_error "--retrain: true or false, not '$retrain'" ;; esac
+case "$order_seed" in ''|*[!0-9]*) usage_error "--order-seed: a non-negative integer" ;; esac
 speed_args=()
 for v in ${eval_speeds//,/ }; do speed_args+=(--speed "$v"); done
 # paths given on the command line are relative to where the recipe was started
@@ -78,47 +98,112 @@ if [ -z "$data_dir" ]; then
   fi
 fi
 
+# the validation speaker of held-out speaker $1: --valid-speaker, else the next one in the
+# corpus's sorted speaker list (cyclically)
+pick_valid() {
+  if [ -n "$valid_speaker" ]; then echo "$valid_speaker"; return; fi
+  python3 - "$data_dir" "$1" <<'EOF'
+import re, sys
+from pathlib import Path
+root, held = Path(sys.argv[1]), sys.argv[2]
+folder = root / "recordings" if (root / "recordings").is_dir() else root
+names = {m[1] for p in folder.iterdir() if (m := re.match(r"^\d_([^_]+)_\d+\.wav$", p.name))}
+speakers = sorted(names)
+if held not in speakers or len(speakers) < 3:
+    sys.exit(f"loso.sh: held-out speaker {held!r}: need it and two more speakers in {folder}")
+print(speakers[(speakers.index(held) + 1) % len(speakers)])
+EOF
+}
+
+# a number from a JSON file: json_get FILE KEY.KEY...
+json_get() {
+  python3 -c 'import json, sys
+value = json.load(open(sys.argv[1]))
+for key in sys.argv[2].split("."):
+    value = value[key]
+print(value if not isinstance(value, list) else " ".join(map(str, value)))' "$1" "$2"
+}
+
+systems=(train train_logmel dtw1nn)
 for s in ${speakers//,/ }; do
-  data=data/si_$s
   exp=exp/si_$s
   mkdir -p "$exp/.done"
-  log "held-out speaker $s"
+  v=$(pick_valid "$s")
+  log "held-out speaker $s, validation speaker $v"
 
-  if run_stage 1 "prepare manifests from $data_dir, $s in test"; then
-    asr prepare fsdd "$data_dir" --out "$data" --test-speakers "$s"
+  if run_stage 1 "prepare manifests from $data_dir: $s in test, $v in validation"; then
+    asr prepare fsdd "$data_dir" --out "data/si_$s/select" --test-speakers "$s" \
+      --valid-speakers "$v"
+    asr prepare fsdd "$data_dir" --out "data/si_$s/final" --test-speakers "$s"
     done_stage 1
   fi
 
-  if run_stage 2 "train the TDNN + templates ($config)"; then
-    asr train --data "$data" --exp "$exp/train" --config "$config" $( [ -e "$exp/train/last.pt" ] && echo --resume )
+  select=data/si_$s/select
+  if run_stage 2 "train the MFCC TDNN without $v ($config)"; then
+    asr train --data "$select" --exp "$exp/select/train" --config "$config" \
+      $( [ -e "$exp/select/train/last.pt" ] && echo --resume )
     done_stage 2
   fi
 
-  if run_stage 3 "train the log-mel TDNN + templates ($logmel_config)"; then
-    asr train --data "$data" --exp "$exp/train_logmel" --config "$logmel_config" \
-      $( [ -e "$exp/train_logmel/last.pt" ] && echo --resume )
+  if run_stage 3 "train the log-mel TDNN without $v ($logmel_config)"; then
+    asr train --data "$select" --exp "$exp/select/train_logmel" --config "$logmel_config" \
+      $( [ -e "$exp/select/train_logmel/last.pt" ] && echo --resume )
     done_stage 3
   fi
 
-  if run_stage 4 "DTW 1-NN baseline ($nn1_config)"; then
-    asr train --data "$data" --exp "$exp/dtw1nn" --config "$nn1_config"
+  if run_stage 4 "DTW 1-NN without $v ($nn1_config)"; then
+    asr train --data "$select" --exp "$exp/select/dtw1nn" --config "$nn1_config"
     done_stage 4
   fi
 
-  # The final model of the (cosine) schedule is scored, not the best by validation: validation
-  # here is the training speakers' other takes, 98.5-100% from a few epochs on, which cannot
-  # tell which epoch generalizes best to a new speaker (over five configurations, the last
-  # epoch's mean was 0.6 points above the best-by-validation one's: -0.4 to +1.1).
-  if run_stage 5 "evaluate the final models on $data/test.jsonl: the TDNNs, DTW 1-NN, ensemble"; then
-    for system in train train_logmel dtw1nn; do
-      asr eval --exp "$exp/$system" --which last "${speed_args[@]}" --format json >/dev/null
-    done
-    asr eval --exp "$exp/train" --exp "$exp/train_logmel" --exp "$exp/dtw1nn" --which last \
-      "${speed_args[@]}" --out "$exp/ensemble" --format json >/dev/null
-    asr eval --exp "$exp/train" --exp "$exp/train_logmel" --exp "$exp/dtw1nn" --which last \
-      "${speed_args[@]}" --self-exemplars "$self_exemplars" --out "$exp/adapted" \
-      --format json >/dev/null
+  if run_stage 5 "choose the experts' weights on $v, one utterance at a time"; then
+    asr pick-weights --exp "$exp/select/train" --exp "$exp/select/train_logmel" \
+      --exp "$exp/select/dtw1nn" --manifest "$select/valid.jsonl" "${speed_args[@]}" \
+      --out "$exp/select/choice.json"
     done_stage 5
+  fi
+
+  if [ "$retrain" = true ]; then
+    final=$exp/final
+    which=last
+  else
+    final=$exp/select
+    which=best
+  fi
+  if run_stage 6 "final experts (retrain: $retrain)"; then
+    if [ "$retrain" = true ]; then
+      for system in train train_logmel; do
+        conf=$config
+        [ "$system" = train_logmel ] && conf=$logmel_config
+        epochs=$(json_get "$exp/select/$system/results.json" valid.best_epoch)
+        [ "$epochs" -ge 1 ] || epochs=1
+        log "retraining $system on every speaker but $s for $epochs epochs (best on $v)"
+        asr train --data "data/si_$s/final" --exp "$final/$system" --config "$conf" \
+          "train.epochs=$epochs" $( [ -e "$final/$system/last.pt" ] && echo --resume )
+      done
+      asr train --data "data/si_$s/final" --exp "$final/dtw1nn" --config "$nn1_config"
+    fi
+    done_stage 6
+  fi
+
+  if run_stage 7 "score the final system on $s: strict, online, batch"; then
+    weights=$(json_get "$exp/select/choice.json" weights)
+    members=() weight_args=()
+    for system in "${systems[@]}"; do members+=(--exp "$final/$system"); done
+    for w in $weights; do weight_args+=(--weight "$w"); done
+    test=data/si_$s/final/test.jsonl
+    for system in "${systems[@]}"; do
+      asr eval --exp "$final/$system" --which "$which" --manifest "$test" --strict \
+        "${speed_args[@]}" --out "$exp/strict/$system" --format json >/dev/null
+    done
+    asr eval "${members[@]}" "${weight_args[@]}" --which "$which" --manifest "$test" --strict \
+      "${speed_args[@]}" --out "$exp/online" --format json >/dev/null
+    asr eval "${members[@]}" "${weight_args[@]}" --which "$which" --manifest "$test" --online \
+      --order-seed "$order_seed" "${speed_args[@]}" --out "$exp/online_state" \
+      --format json >/dev/null
+    asr eval "${members[@]}" "${weight_args[@]}" --which "$which" --manifest "$test" \
+      "${speed_args[@]}" --out "$exp/batch" --format json >/dev/null
+    done_stage 7
   fi
 done
 

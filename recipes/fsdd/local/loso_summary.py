@@ -1,11 +1,15 @@
 """Leave-one-speaker-out summary: one row per held-out speaker, then the mean over speakers.
 
-Reads ``EXP/si_<speaker>/{dtw1nn,train,train_logmel,ensemble,adapted}/eval.json`` (written by
-``asr eval``), prints a markdown table of test accuracies (%) and of the adapted ensemble's
-rejection for 1% error, and writes
-``OUT/summary.md`` and ``OUT/summary.json`` (fractions, per speaker and mean, and the config
-files used). A missing eval.json leaves its cell empty (``n/a``) and the mean of its column too.
-Standard library only::
+Reads, for each held-out speaker S, what ``loso.sh`` stage 7 wrote with ``asr eval``:
+``EXP/si_S/strict/{dtw1nn,train,train_logmel}/eval.json`` (each expert alone, one utterance at a
+time), ``EXP/si_S/online/eval.json`` (the weighted ensemble, one utterance at a time: the
+headline), ``EXP/si_S/online_state/eval.json`` (the same with S's online CMVN state from his
+earlier utterances) and ``EXP/si_S/batch/eval.json`` (transductive: S's mean over all his
+recordings first), and ``EXP/si_S/select/choice.json`` (the weights chosen on the validation
+speaker). Prints a markdown table of test accuracies (%) and the ensemble's rejection for 1%
+error, and writes ``OUT/summary.md`` and ``OUT/summary.json`` (fractions, per speaker and
+mean, and the config files used). A missing eval.json leaves its cell empty (``n/a``) and the
+mean of its column too. Standard library only::
 
     python3 local/loso_summary.py --speakers george,jackson --config conf/speaker_independent.yaml \
         --logmel-config conf/speaker_independent_logmel.yaml --nn1-config conf/dtw1nn.yaml \
@@ -16,9 +20,15 @@ import argparse
 import json
 from pathlib import Path
 
-SYSTEMS = {"dtw1nn": "DTW 1-NN", "train": "TDNN + templates (MFCC)",
-           "train_logmel": "TDNN + templates (log-mel)", "ensemble": "ensemble",
-           "adapted": "ensemble adapted to the speaker"}
+# column -> (path under EXP/si_S/, heading)
+SYSTEMS = {
+    "dtw1nn": ("strict/dtw1nn", "DTW 1-NN"),
+    "train": ("strict/train", "TDNN (MFCC)"),
+    "train_logmel": ("strict/train_logmel", "TDNN (log-mel)"),
+    "strict": ("online", "ensemble, one utterance at a time"),
+    "online": ("online_state", "ensemble, online speaker state"),
+    "batch": ("batch", "ensemble, batch (transductive)"),
+}
 TARGET = "0.01"  # the error rate whose rejection is reported
 
 
@@ -32,8 +42,14 @@ def read_result(path):
         "num_utterances": result["num_utterances"],
         "rejection_for_error": result["rejection_for_error"],
         "speeds": result.get("speeds", [1.0]),
+        "mode": result.get("mode"),
         "eval_json": str(path),
     }
+
+
+def read_choice(path):
+    """The validation speaker's choices (weights, accuracy), or None."""
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def mean(values):
@@ -46,7 +62,8 @@ def mean(values):
 def summarize(exp, speakers):
     """Per-speaker results of every system and their means over the speakers."""
     per_speaker = {
-        s: {name: read_result(exp / f"si_{s}" / name / "eval.json") for name in SYSTEMS}
+        s: {name: read_result(exp / f"si_{s}" / sub / "eval.json")
+            for name, (sub, _) in SYSTEMS.items()}
         for s in speakers
     }
     means = {}
@@ -67,14 +84,14 @@ def percent(value):
 
 
 def table(speakers, per_speaker, means):
-    """The markdown table: accuracies (%) of each system and the adapted ensemble's rejection."""
-    head = (["held-out speaker"] + list(SYSTEMS.values())
-            + [f"adapted: rejection for {100 * float(TARGET):g}% error"])
+    """The markdown table: accuracies (%) of each system and the strict ensemble's rejection."""
+    head = (["held-out speaker"] + [label for _, label in SYSTEMS.values()]
+            + [f"one at a time: rejection for {100 * float(TARGET):g}% error"])
     lines = ["| " + " | ".join(head) + " |", "|---" + "|---:" * (len(head) - 1) + "|"]
 
     def row(label, results):
-        adapted = results["adapted"]
-        rejection = adapted and adapted["rejection_for_error"].get(TARGET)
+        strict = results["strict"]
+        rejection = strict and strict["rejection_for_error"].get(TARGET)
         cells = [percent(r and r["accuracy"]) for r in results.values()] + [percent(rejection)]
         return "| " + " | ".join([label] + cells) + " |"
 
@@ -97,6 +114,8 @@ def main(argv=None):
         parser.error("--speakers: give at least one speaker")
 
     per_speaker, means = summarize(args.exp, speakers)
+    choices = {s: read_choice(args.exp / f"si_{s}" / "select" / "choice.json")
+               for s in speakers}
     scored = [r for row in per_speaker.values() for r in row.values() if r is not None]
     speeds = sorted({v for r in scored for v in r["speeds"]}) or [1.0]
     configs = {}
@@ -105,24 +124,32 @@ def main(argv=None):
         path = Path(path)
         configs[name] = {"path": str(path),
                          "text": path.read_text() if path.is_file() else None}
+    weights = "; ".join(
+        f"{s}: {', '.join(f'{w:g}' for w in c['weights'])} (on {c.get('validation_speakers')})"
+        for s, c in choices.items() if c)
     markdown = "\n".join([
         "# FSDD leave-one-speaker-out: test accuracy (%)",
         "",
         "Each row: trained on the other speakers, tested on every recording of that speaker. "
-        f"TDNN + templates: `{args.config}` and `{args.logmel_config}`; DTW 1-NN: "
-        f"`{args.nn1_config}`; ensemble: product of the three experts (standardized energies); "
-        "adapted: the ensemble and, as a second expert, DTW to the held-out speaker's own "
-        "confidently recognized utterances (`asr eval --self-exemplars`, no labels). "
-        "Energies averaged over the test "
-        f"utterances' copies at speeds {', '.join(f'{v:g}' for v in speeds)}.",
+        "Every setting (epochs, the experts' weights) was chosen on a validation speaker, "
+        f"never on the test speaker. Experts: TDNN + templates `{args.config}` and "
+        f"`{args.logmel_config}`, DTW 1-NN `{args.nn1_config}`, each alone scored one "
+        "utterance at a time; ensemble: their weighted product of experts (weights per fold: "
+        f"{weights or 'n/a'}). *One utterance at a time* is what `asr recognize` gives a new "
+        "speaker; *online speaker state* normalizes each utterance with the speaker's earlier "
+        "ones (`asr eval --online`); *batch* reads all his recordings first (transductive). "
+        "Energies averaged over each utterance's copies at speeds "
+        f"{', '.join(f'{v:g}' for v in speeds)}.",
         "",
         table(speakers, per_speaker, means),
         "",
     ])
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "summary.md").write_text(markdown)
-    summary = {"speakers": speakers, "systems": SYSTEMS, "per_speaker": per_speaker,
-               "mean": means, "speeds": speeds, "configs": configs}
+    summary = {"speakers": speakers,
+               "systems": {name: label for name, (_, label) in SYSTEMS.items()},
+               "per_speaker": per_speaker, "mean": means, "choices": choices,
+               "speeds": speeds, "configs": configs}
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(markdown, end="")
 

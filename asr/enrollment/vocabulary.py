@@ -1,0 +1,166 @@
+r"""A recognizer's vocabulary as data: add a word from a few examples, remove one.
+
+A new word :math:`y` gets templates built the way training initializes them
+(:func:`asr.model.build_recognizer`), from its examples :math:`X_1, \dots, X_n` (1 to 5) passed
+through the trained front end: the :math:`K` medoids of :math:`G_W(X_1), \dots, G_W(X_n)` under
+DTW (``medoids``), optionally refined by DTW barycenter averaging (``dba``). With :math:`K = n`
+(the default) every example is a template. The TDNN and the other words' templates are left
+as they are, so every other word's energy is unchanged.
+
+Tuning (optional): only the new templates :math:`T_{y,k}` are trained, by gradient descent on the
+model's own loss :math:`\ell(E(W, \cdot, X), Y)`, over the examples of :math:`y` (label :math:`y`)
+and the other words' templates taken as pseudo-utterances in G_W's output space (labelled by
+their word): the examples are pulled towards :math:`y` and the other words are kept away from it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import torch
+
+from asr.errors import AsrError, DataError
+
+MAX_EXAMPLES = 5
+
+
+def example_encodings(recognizer, config, paths: Sequence) -> list[torch.Tensor]:
+    """G_W of each example file [T'_i, d] (the experiment's front end; speaker CMVN, if the
+    model uses it, takes the examples as one speaker's)."""
+    from asr.features import extract_features, finish_cmvn
+
+    if not 1 <= len(paths) <= MAX_EXAMPLES:
+        raise DataError(f"enrollment needs 1 to {MAX_EXAMPLES} example files, got {len(paths)}")
+    features = [extract_features(p, config.frontend) for p in paths]
+    features = finish_cmvn(features, ["speaker"] * len(features), config.frontend)
+    with torch.no_grad():
+        return [e.detach().clone() for e in recognizer.encode(features)]
+
+
+def add_word(recognizer, word: str, encodings: Sequence[torch.Tensor], templates: int | None = None,
+             init: str | None = None):
+    """A new recognizer: ``recognizer`` plus ``word`` with templates from ``encodings``.
+
+    Parameters
+    ----------
+    recognizer : asr.model.Recognizer
+    word : str
+        Must not be in the vocabulary yet.
+    encodings : list of Tensor [T'_i, d]
+        The examples through G_W (:func:`example_encodings`).
+    templates : int, optional
+        Number :math:`K` of templates (default: one per example).
+    init : {"medoids", "dba"}, optional
+        Default: the model's ``template_init``.
+    """
+    from asr.model import _dba, _k_medoids
+
+    word = str(word).strip()
+    if not word:
+        raise AsrError("the word to enroll needs a name")
+    if word in recognizer.words:
+        raise AsrError(f"word {word!r} is already in the vocabulary (asr forget it first)")
+    k = len(encodings) if templates is None else int(templates)
+    if not 1 <= k <= len(encodings):
+        raise AsrError(f"--templates must be between 1 and the number of examples "
+                       f"({len(encodings)}), got {k}")
+    init = init or recognizer.config.template_init
+    options = recognizer.dtw_options
+    chosen = []
+    for medoid, members in _k_medoids(list(encodings), k, options):
+        template = encodings[medoid]
+        if init == "dba":
+            template = _dba(template, [encodings[m] for m in members],
+                            recognizer.config.dba_iterations, options)
+        chosen.append(template)
+    old = recognizer.templates()
+    new_index = len(recognizer.words)
+    return _rebuild(recognizer, recognizer.words + [word],
+                    [t.detach() for t in old] + chosen,
+                    recognizer.template_word_list + [new_index] * len(chosen),
+                    recognizer.template_speaker_list + [-1] * len(chosen))
+
+
+def remove_word(recognizer, word: str):
+    """A new recognizer without ``word`` (and its templates); other words keep their order."""
+    if word not in recognizer.words:
+        raise AsrError(f"word {word!r} is not in the vocabulary "
+                       f"({', '.join(recognizer.words)})")
+    if len(recognizer.words) == 1:
+        raise AsrError(f"cannot forget {word!r}: it is the only word of the vocabulary")
+    gone = recognizer.words.index(word)
+    keep = [t for t, w in enumerate(recognizer.template_word_list) if w != gone]
+    old, word_of = recognizer.templates(), recognizer.template_word_list
+    return _rebuild(recognizer, [w for w in recognizer.words if w != word],
+                    [old[t].detach() for t in keep],
+                    [word_of[t] - (word_of[t] > gone) for t in keep],
+                    [recognizer.template_speaker_list[t] for t in keep])
+
+
+def _rebuild(recognizer, words, templates, template_word, template_speaker):
+    """The same front end and normalization with another set of words and templates."""
+    from asr.model import Recognizer
+
+    args = recognizer.model_args()
+    new = Recognizer(words, args["input_dim"], args["model"], [len(t) for t in templates],
+                     template_word, template_speaker, args["speakers"])
+    state = {k: v for k, v in recognizer.state_dict().items()
+             if k not in ("template_frames", "template_word")}
+    missing, unexpected = new.load_state_dict(state, strict=False)
+    assert not unexpected and set(missing) <= {"template_frames", "template_word"}
+    new.set_templates(templates)
+    return new.eval()
+
+
+def tune_templates(recognizer, word: str, encodings: Sequence[torch.Tensor], loss: str,
+                   loss_params: dict | None = None, seconds: float = 5.0, lr: float = 0.01,
+                   max_steps: int = 200) -> dict:
+    """Train only ``word``'s templates (in place) for up to ``seconds`` / ``max_steps`` steps.
+
+    Utterances: the examples (label ``word``) and every other template as a pseudo-utterance
+    (label: its word); energies against all templates, minus, for a pseudo-utterance, its own
+    template (which would match it exactly). Returns ``{"steps", "loss_before", "loss_after"}``.
+    """
+    from asr.losses import LOSSES
+
+    index = recognizer.words.index(word)
+    own = [t for t, w in enumerate(recognizer.template_word_list) if w == index]
+    others = [t for t in range(len(recognizer.template_lengths)) if t not in own]
+    fixed = [t.detach().clone() for t in recognizer.templates()]
+    utterances = list(encodings) + [fixed[t] for t in others]
+    labels = torch.tensor([index] * len(encodings)
+                          + [recognizer.template_word_list[t] for t in others])
+    hide = torch.full((len(utterances), len(fixed)), False)
+    for row, t in enumerate(others, start=len(encodings)):
+        hide[row, t] = True
+    params = [fixed[t].clone().requires_grad_(True) for t in own]
+    optimizer = torch.optim.Adam(params, lr=lr)
+    loss_fn = LOSSES[loss]
+    loss_params = dict(loss_params or {})
+
+    def objective():
+        from asr.dtw import pairwise_dtw
+
+        current = list(fixed)
+        for t, p in zip(own, params, strict=True):
+            current[t] = p
+        distances = pairwise_dtw(utterances, current, **recognizer.dtw_options)
+        distances = distances.masked_fill(hide, float("inf"))
+        return loss_fn(recognizer.word_energies(distances), labels, **loss_params)
+
+    deadline, steps = time.monotonic() + seconds, 0
+    with torch.no_grad():
+        before = float(objective())
+    while steps < max_steps and time.monotonic() < deadline:
+        optimizer.zero_grad()
+        value = objective()
+        value.backward()
+        optimizer.step()
+        steps += 1
+    with torch.no_grad():
+        after = float(objective())
+        for t, p in zip(own, params, strict=True):
+            fixed[t] = p.detach()
+        recognizer.set_templates(fixed)
+    return {"steps": steps, "loss_before": before, "loss_after": after}

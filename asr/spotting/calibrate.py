@@ -1,0 +1,122 @@
+r"""Per-word thresholds for a target false-alarm rate, from audio without keywords.
+
+Every negative recording is spotted with no threshold and suppression within each word only,
+so that each word's candidate hits :math:`s_{w,1} \le s_{w,2} \le \dots` on :math:`H` hours of
+negatives are its would-be false alarms. For a rate of :math:`R` false alarms per hour the
+threshold is
+
+.. math:: \theta_w = s_{w,(k+1)}, \qquad k = \lfloor R H \rfloor,
+
+so that exactly :math:`k` negative candidates score below it (a hit needs
+:math:`s < \theta_w`); :math:`\theta_w = +\infty` when there are no more than :math:`k`
+candidates. The lowest candidate scores and :math:`H` are stored in the checkpoint
+(``spotting``), so ``asr spot --false-alarms-per-hour R`` derives thresholds for any other rate.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from asr.errors import AsrError, DataError
+
+KEEP_SCORES = 2000
+
+
+def negative_sources(paths) -> list[tuple[str, float | None]]:
+    """Audio files of the NEG arguments: files as they are, ``.jsonl`` manifests expanded."""
+    from asr.corpora import read_manifest
+
+    out = []
+    for p in paths:
+        if str(p).endswith(".jsonl"):
+            out.extend((str(u.path), u.word) for u in read_manifest(p))
+        else:
+            out.append((str(p), None))
+    if not out:
+        raise DataError("no negative audio given")
+    return out
+
+
+def negative_scores(recognizer, frontend, sources, words=None, **options) -> tuple[dict, float]:
+    """Candidate scores per word on negative audio, and its total duration in hours."""
+    from asr.features import load_audio
+    from asr.spotting.engine import Spotter
+
+    vocabulary = set(recognizer.words if words is None else words)
+    keyword = sorted({w for _, w in sources if w in vocabulary})
+    if keyword:
+        raise DataError(f"negative audio must hold none of the keywords, but a manifest has "
+                        f"{', '.join(keyword)}")
+    scores = {w: [] for w in (recognizer.words if words is None else words)}
+    seconds = 0.0
+    for path, _ in sources:
+        wave = load_audio(path, frontend.sample_rate).numpy()
+        seconds += len(wave) / frontend.sample_rate
+        spotter = Spotter(recognizer, frontend, words=words, across_words=False, **options)
+        for hit in spotter.push(wave) + spotter.flush():
+            scores[hit.word].append(hit.score)
+    return {w: sorted(s) for w, s in scores.items()}, seconds / 3600.0
+
+
+def thresholds_for_rate(scores: dict, hours: float, rate: float) -> dict:
+    """:math:`\\theta_w` for ``rate`` false alarms per hour (see the module docstring)."""
+    if hours <= 0:
+        raise AsrError("calibration needs negative audio of non-zero duration")
+    k = int(math.floor(rate * hours + 1e-9))
+    return {w: (float(s[k]) if k < len(s) else math.inf) for w, s in scores.items()}
+
+
+def calibration_record(scores: dict, hours: float, rate: float) -> dict:
+    """What the checkpoint stores: thresholds, the rate, the hours and the lowest scores."""
+    return {"thresholds": thresholds_for_rate(scores, hours, rate),
+            "false_alarms_per_hour": float(rate), "negative_hours": float(hours),
+            "negative_scores": {w: [float(v) for v in s[:KEEP_SCORES]]
+                                for w, s in scores.items()}}
+
+
+def load_spotting(exp_dir, which="best"):
+    """``(recognizer, config, spotting record or {})`` of an experiment's checkpoint."""
+    from asr.checkpoint import checkpoint_path, load_checkpoint, recognizer_from_payload
+    from asr.errors import CheckpointError
+
+    if which in ("best", "last") and not Path(exp_dir).is_dir():
+        raise CheckpointError(f"{exp_dir}: experiment directory not found")
+    path = checkpoint_path(exp_dir, which)
+    payload = load_checkpoint(path)
+    recognizer, config = recognizer_from_payload(payload, source=str(path))
+    return recognizer, config, dict(payload.get("spotting") or {})
+
+
+def save_spotting(exp_dir, record: dict, which="best") -> Path:
+    """Write the calibration into the checkpoint (previous version kept as ``.bak``)."""
+    from asr.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
+    from asr.enrollment.experiment import backup
+
+    path = checkpoint_path(exp_dir, which)
+    payload = load_checkpoint(path)
+    out = {k: v for k, v in payload.items() if k not in ("format", "version")}
+    out["spotting"] = record
+    backup(path)
+    save_checkpoint(path, out)
+    return path
+
+
+def resolve_thresholds(recognizer, record: dict, words, threshold=None, rate=None) -> dict:
+    """The thresholds ``asr spot`` uses: ``threshold`` for every word, else those for ``rate``
+    from the stored negative scores, else the stored thresholds."""
+    if threshold is not None:
+        return {w: float(threshold) for w in words}
+    if not record:
+        raise AsrError("no calibrated thresholds in this experiment: run asr calibrate, or "
+                       "give --threshold")
+    if rate is not None:
+        stored = thresholds_for_rate(record["negative_scores"], record["negative_hours"], rate)
+    else:
+        stored = record["thresholds"]
+    missing = [w for w in words if w not in stored]
+    if missing:
+        raise AsrError(f"no calibrated threshold for {', '.join(missing)} (enrolled after "
+                       f"asr calibrate?): run asr calibrate again, or give --threshold")
+    return {w: float(stored[w]) for w in words}
+

@@ -1,0 +1,245 @@
+r"""The spotting engine: samples in, keyword hits out, one block at a time.
+
+Pipeline: :class:`asr.spotting.frontend.StreamFeatures` -> :class:`StreamEncoder` (G_W) ->
+local costs against every template frame -> :class:`asr.dtw.SubsequenceMatcher` (normalized
+subsequence DTW: each template may start and end anywhere in the stream) -> a word's score
+track :math:`s_w(t) = \min_k \mathrm{score}_{w,k}(t)` (its best template's match ending at
+output frame :math:`t`) -> detection.
+
+**Detection** (non-maximum suppression across words and time, causal). With thresholds
+:math:`\theta_w`, frame :math:`t` holds a hit of word :math:`w` when
+
+- :math:`v = s_w(t) - \theta_w < 0` (below the word's threshold),
+- :math:`v` is the smallest :math:`s_{w'}(t') - \theta_{w'}` of all words :math:`w'` of its
+  group over :math:`t' \in [t - P, t + P]` (earlier frames strictly larger, later ones not
+  smaller; :math:`P` the ``window`` in frames),
+- the match :math:`[\mathrm{start}, t]` overlaps the group's previous hit by less than half of
+  the shorter of the two.
+
+The group is every word (``across_words=True``, the default), or each word alone (calibration).
+A hit is decided :math:`P` output frames after its end, so its delay after the word's end is
+:math:`P` plus the look-ahead of the deltas and of G_W and at most one block. Its ``margin`` is
+:math:`\min_{w' \ne w,\ |t' - t| \le P} s_{w'}(t') - s_w(t)` (how much better it is than any
+other word at that place). Work and memory per second of audio are bounded: the trellis keeps
+one row per template, and the score history ``2P + 1`` frames.
+
+A file and a stream give the same hits by construction: :func:`spot_file` feeds the whole file
+to the same engine that ``asr listen`` feeds chunk by chunk, and the engine works on a fixed
+block schedule.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from asr.dtw import SubsequenceMatcher
+from asr.spotting.frontend import StreamEncoder, StreamFeatures
+
+WINDOW_SECONDS = 0.1
+
+
+@dataclass
+class Hit:
+    """One detected keyword: times in seconds from the start of the stream."""
+
+    word: str
+    start: float
+    end: float
+    score: float
+    margin: float
+    decided: float  # stream time (s) when the hit was decided (end + delay)
+
+    def to_dict(self) -> dict:
+        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+
+class Spotter:
+    """Subsequence-DTW keyword spotter over a stream.
+
+    Parameters
+    ----------
+    recognizer : asr.model.Recognizer
+    frontend : asr.features.FrontendConfig
+    words : list of str, optional
+        The words to spot (default: the whole vocabulary).
+    thresholds : dict or float, optional
+        :math:`\\theta_w` per word, or one for all (default ``inf``: every local best is a hit).
+    across_words : bool
+        Suppress across words (default) or within each word only.
+    block : int
+        Feature frames per block of work (rounded up to a multiple of G_W's subsampling).
+    window : float
+        Suppression half-window :math:`P` in seconds.
+    step : {"itakura", "symmetric2", "symmetric1"}
+        Step pattern of the subsequence DTW (:mod:`asr.dtw.subsequence`); ``itakura`` keeps
+        every match between half and twice its template's length.
+    record : bool
+        Keep every frame's word scores in ``tracks`` (for pictures; memory grows with the
+        stream).
+    """
+
+    def __init__(self, recognizer, frontend, words=None, thresholds=None, across_words=True,
+                 block: int = 4, window: float = WINDOW_SECONDS, step: str = "itakura",
+                 record: bool = False):
+        from asr.errors import AsrError
+
+        self.rec = recognizer
+        self.frontend = frontend
+        words = list(recognizer.words if words is None else words)
+        unknown = [w for w in words if w not in recognizer.words]
+        if unknown or not words:
+            raise AsrError(f"words not in the model's vocabulary: {', '.join(unknown) or '(none)'}"
+                           f" (vocabulary: {', '.join(recognizer.words)})")
+        self.words = words
+        if thresholds is None or isinstance(thresholds, int | float):
+            value = float("inf") if thresholds is None else float(thresholds)
+            thresholds = {w: value for w in words}
+        self.thresholds = np.array([float(thresholds[w]) for w in words])
+        # the suppression compares scores relative to finite thresholds
+        self.offsets = np.where(np.isfinite(self.thresholds), self.thresholds, 0.0)
+        self.encoder = StreamEncoder(recognizer)
+        stride = self.encoder.stride
+        self.features = StreamFeatures(frontend, block=-(-int(block) // stride) * stride)
+        all_templates = recognizer.templates()
+        self.template_ids = [t for t, w in enumerate(recognizer.template_word_list)
+                             if recognizer.words[w] in words]
+        templates = [all_templates[t].detach().float() for t in self.template_ids]
+        self.template_frames = torch.cat(templates)
+        self.template_word = np.array([words.index(recognizer.words[
+            recognizer.template_word_list[t]]) for t in self.template_ids])
+        self.matcher = SubsequenceMatcher([len(t) for t in templates], step=step,
+                                          normalize=True)
+        self.metric = recognizer.config.metric
+        self.frame_seconds = frontend.hop_seconds * self.encoder.stride
+        self.window = max(1, int(round(window / self.frame_seconds)))
+        groups = [list(range(len(words)))] if across_words else [[i] for i in range(len(words))]
+        self.groups = [np.array(g) for g in groups]
+        self.last_hit = [None] * len(groups)    # (start frame, end frame) per group
+        self.history = deque()                   # (frame, scores[W], starts[W])
+        self.frames = 0                          # output frames scored
+        self.decided = 0                         # frames decided
+        self.record = record
+        self.tracks = []                         # [n, W] blocks of word scores when record
+
+    # --- scores ------------------------------------------------------------------------------
+    def _costs(self, y: torch.Tensor) -> np.ndarray:
+        t = self.template_frames
+        if self.metric == "cosine":
+            u = torch.nn.functional.normalize(y, dim=1)
+            v = torch.nn.functional.normalize(t, dim=1)
+            return (1.0 - u @ v.T).double().numpy()
+        d = (y * y).sum(1)[:, None] + (t * t).sum(1)[None, :] - 2.0 * y @ t.T
+        d = d.clamp_min(0.0)
+        return (d.sqrt() if self.metric == "euclidean" else d).double().numpy()
+
+    def _word_scores(self, score, start):
+        """[n, W] best template score per word and the start of that template's match."""
+        n, words = score.shape[0], len(self.words)
+        best = np.full((n, words), np.inf)
+        begin = np.zeros((n, words), dtype=np.int64)
+        for k in range(score.shape[1]):
+            w = self.template_word[k]
+            better = score[:, k] < best[:, w]
+            best[better, w] = score[better, k]
+            begin[better, w] = start[better, k]
+        return best, begin
+
+    # --- the stream --------------------------------------------------------------------------
+    def push(self, samples, final: bool = False) -> list[Hit]:
+        """Add samples (float in [-1, 1], the front end's rate); returns the hits decided."""
+        feats = self.features.push(samples, final=final)
+        # every later stage also runs one block at a time, so that the arithmetic (matrix
+        # products included) is the same however the samples arrived
+        step = self.features.block
+        hits = []
+        for a in range(0, max(len(feats), 1), step):
+            last = final and a + step >= len(feats)
+            hits += self._advance(self.encoder.push(feats[a:a + step], final=last), last)
+        return hits
+
+    def _advance(self, y, final) -> list[Hit]:
+        """Score new output frames ``y`` and decide the frames that can be decided."""
+        hits = []
+        if len(y):
+            score, start = self.matcher.push(self._costs(y))
+            best, begin = self._word_scores(score, start)
+            if self.record:
+                self.tracks.append(best)
+            for r in range(len(y)):
+                self.history.append((self.frames + r, best[r], begin[r]))
+            self.frames += len(y)
+        upto = self.frames if final else self.frames - self.window
+        while self.decided < upto:
+            hits.extend(self._decide(self.decided))
+            self.decided += 1
+            while self.history and self.history[0][0] < self.decided - self.window:
+                self.history.popleft()
+        return hits
+
+    def flush(self) -> list[Hit]:
+        """End of stream: the remaining hits."""
+        return self.push(np.zeros(0, dtype=np.float32), final=True)
+
+    def _decide(self, t) -> list[Hit]:
+        _, scores, begins = self.history[t - self.history[0][0]]
+        relative = scores - self.offsets
+        hits = []
+        for g, members in enumerate(self.groups):
+            w = members[int(np.argmin(relative[members]))]
+            v = relative[w]
+            if not scores[w] < self.thresholds[w]:
+                continue
+            ok = True
+            for frame, s, _ in self.history:
+                if frame == t or abs(frame - t) > self.window:
+                    continue
+                other = (s - self.offsets)[members].min()
+                if other < v or (other == v and frame < t):
+                    ok = False
+                    break
+            if not ok:
+                continue
+            first = int(begins[w])
+            if self.last_hit[g] is not None:
+                a, b = self.last_hit[g]
+                overlap = min(b, t) - max(a, first) + 1
+                if overlap > 0.5 * min(b - a + 1, t - first + 1):
+                    continue
+            self.last_hit[g] = (first, t)
+            others = [s[members][members != w].min() for frame, s, _ in self.history
+                      if abs(frame - t) <= self.window and len(members) > 1]
+            margin = float(min(others) - scores[w]) if others else float("inf")
+            hits.append(self._hit(w, first, t, float(scores[w]), margin))
+        return hits
+
+    def _hit(self, w, first, last, score, margin) -> Hit:
+        fe, s = self.frontend, self.encoder.stride
+        start = first * s * fe.hop_length / fe.sample_rate
+        end = ((last + 1) * s - 1) * fe.hop_length / fe.sample_rate + fe.win_ms / 1000.0
+        return Hit(self.words[w], start, end, score, margin, self._decision_time(last, end))
+
+    def _decision_time(self, last, end) -> float:
+        """Stream time (s) at which the audio that decides a hit ending at output frame
+        ``last`` is complete: output frame ``last + P`` needs feature frame
+        :math:`f = (\text{last} + P) S + a` (G_W's look-ahead :math:`a`), emitted once the
+        raw frames up to the block after :math:`f` plus the deltas' look-ahead are computed,
+        in whole blocks; at the end of the stream, its length."""
+        fe, feats = self.frontend, self.features
+        b = feats.block
+        f = (last + self.window) * self.encoder.stride + self.encoder.lookahead
+        raw = -(-(-(-(f + 1) // b) * b + feats.look) // b) * b
+        samples = min((raw - 1) * fe.hop_length + fe.win_length, feats.total_samples)
+        return max(samples / fe.sample_rate, end)
+
+
+def spot_file(recognizer, frontend, path, **options) -> list[Hit]:
+    """Every hit of a recording (the file through the same engine as a live stream)."""
+    from asr.features import load_audio
+
+    spotter = Spotter(recognizer, frontend, **options)
+    wave = load_audio(path, frontend.sample_rate).numpy()
+    return spotter.push(wave) + spotter.flush()

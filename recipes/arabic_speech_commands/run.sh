@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Arabic Speech Commands recipe (Ghandoura et al. 2021): 40 keywords, 1-second 16 kHz clips.
+#
+#   bash recipes/arabic_speech_commands/run.sh [--stage N] [--stop-stage N] [--data-dir DIR]
+#                                              [--config FILE] [--dtw-config FILE]
+#                                              [--dtw-takes N] [--tag NAME]
+#
+# The corpus's own protocol: train on the official train speakers, select the model on the
+# official validation speakers, report the validation speakers and (with a full download) the
+# official test speakers. Every figure is strict: each clip scored on its own.
+# Stages (markers in $exp/.done/ make a rerun skip finished stages; nothing is ever deleted):
+#   0  download the corpus into downloads/ (skipped when --data-dir is given)
+#   1  prepare manifests by the official split      -> data/$tag/{train,valid,test}.jsonl
+#   2  train the TDNN + templates (conf/default.yaml) -> exp/$tag/train/
+#   3  evaluate it on valid (and test, if any)      -> exp/$tag/train/valid-eval.json,
+#                                                      valid-confusion.png (40 x 40), eval.txt
+#   4  the plain DTW 1-NN baseline on the same split -> exp/$tag/dtw1nn/, valid-eval.json
+#      (exemplars: takes 1..N of every train speaker and word, --dtw-takes N, default 2 of 10;
+#      --dtw-takes 10 uses all 7,200, about 10 min on one core)
+#   5  alignment picture of one validation clip    -> exp/$tag/align.png, align.json
+#   6  results table of both systems               -> exp/$tag/results.md, results.json
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+recipe=arabic_speech_commands
+. "$here/../lib/stages.sh"
+
+data_dir=""
+config=""  # default conf/default.yaml
+dtw_config=""  # default conf/dtw1nn.yaml
+dtw_takes=2
+tag=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --stage) need_value "$@"; stage="$2"; forced=1; shift 2 ;;
+    --stop-stage) need_value "$@"; stop_stage="$2"; shift 2 ;;
+    --data-dir) need_value "$@"; data_dir="$2"; shift 2 ;;
+    --config) need_value "$@"; config="$2"; shift 2 ;;
+    --dtw-config) need_value "$@"; dtw_config="$2"; shift 2 ;;
+    --dtw-takes) need_value "$@"; dtw_takes="$2"; shift 2 ;;
+    --tag) need_value "$@"; tag="$2"; shift 2 ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage_error "unknown option '$1' (see --help)" ;;
+  esac
+done
+case "$dtw_takes" in [1-9]|10) ;; *) usage_error "--dtw-takes must be 1..10, got '$dtw_takes'" ;; esac
+[ -n "$data_dir" ] && data_dir=$(abs_dir "$data_dir" --data-dir)
+from_caller config dtw_config
+cd "$here"
+[ -n "$config" ] || config=conf/default.yaml
+[ -n "$dtw_config" ] || dtw_config=conf/dtw1nn.yaml
+[ -n "$tag" ] || tag=official
+require_asr "run 'make asc' from the repo root"
+
+data=data/$tag
+exp=exp/$tag
+mkdir -p "$exp/.done"
+
+if [ -z "$data_dir" ]; then
+  data_dir=downloads/arabic_speech_commands
+  if run_stage 0 "download Arabic Speech Commands"; then
+    asr download arabic-speech-commands downloads
+    done_stage 0
+  fi
+fi
+
+if run_stage 1 "prepare manifests from $data_dir (official split)"; then
+  asr prepare arabic-speech-commands "$data_dir" --out "$data"
+  done_stage 1
+fi
+
+# the parts that hold clips: valid always, test only with the official test speakers on disk
+parts=valid
+[ -s "$data/test.jsonl" ] && parts="valid test"
+
+if run_stage 2 "train ($config)"; then
+  asr train --data "$data" --exp "$exp/train" --config "$config" $( [ -e "$exp/train/last.pt" ] && echo --resume )
+  done_stage 2
+fi
+
+if run_stage 3 "evaluate the trained model on: $parts"; then
+  for part in $parts; do
+    asr eval --exp "$exp/train" --manifest "$data/$part.jsonl" --format table
+  done | tee "$exp/eval.txt"
+  done_stage 3
+fi
+
+if run_stage 4 "plain DTW 1-NN ($dtw_config, takes 1-$dtw_takes as exemplars) on: $parts"; then
+  python3 local/subset_takes.py "$data" "$data/dtw1nn_takes$dtw_takes" --takes "$dtw_takes"
+  asr train --data "$data/dtw1nn_takes$dtw_takes" --exp "$exp/dtw1nn" --config "$dtw_config"
+  for part in $parts; do
+    asr eval --exp "$exp/dtw1nn" --manifest "$data/$part.jsonl" --format table
+  done | tee "$exp/eval_dtw1nn.txt"
+  done_stage 4
+fi
+
+if run_stage 5 "alignment picture of one validation clip"; then
+  utterance=$(first_utterance "$data/valid.jsonl")
+  asr align --exp "$exp/train" "$utterance" --out "$exp/align.png" --json "$exp/align.json"
+  done_stage 5
+fi
+
+if run_stage 6 "results table"; then
+  python3 local/summary.py "$exp" --systems train dtw1nn --parts $parts
+  done_stage 6
+fi
+
+[ -e "$exp/results.md" ] && { log "results:"; cat "$exp/results.md"; }
+log "pictures: $(ls "$exp"/*.png "$exp"/*/*.png 2>/dev/null | tr '\n' ' ')"

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# FSDD keyword spotting: the ten digits found in long noisy recordings of a held-out speaker.
+#
+#   bash recipes/fsdd/spot.sh --data-dir DIR --fillers-dir DIR [--test-speakers S]
+#                             [--enroll-speaker S] [--snr DB] [--rate R] [--seed N]
+#                             [--stage N] [--stop-stage N] [--tag NAME]
+#
+# --data-dir: FSDD (its recordings/); --fillers-dir: a <word>/<file> corpus of non-keyword
+# speech (e.g. ../shared/data/arabic_speech_commands): its test speakers' clips are the
+# non-keyword speech of the test stream, its validation speakers' clips the negatives that the
+# thresholds are calibrated on (no audio of the test stream is used to set anything).
+#
+# Stages (markers in $exp/.done/spot-stageN; --stage N reruns N..stop-stage; nothing is deleted):
+#   1  prepare manifests: FSDD with S held out -> data/spot_S/, fillers -> data/fillers/
+#   2  train conf/spotting.yaml                -> exp/spot_S/train/
+#   3  streams: test (speaker S, 10% keywords, 10% other speech, noise at --snr dB),
+#      negatives (filler validation speakers)  -> exp/spot_S/streams/{test,negatives,demo}.*
+#   4  the QbE anchor: MFCC DTW templates, 3 examples per digit of --enroll-speaker
+#                                              -> exp/spot_S/qbe/
+#   5  calibrate both at --rate false alarms/hour on the negatives
+#   6  spot the test stream with both, score   -> exp/spot_S/score.{txt,json}, det.png, demo.png
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+recipe=fsdd-spot
+marker=spot-stage
+. "$here/../lib/stages.sh"
+
+data_dir=""
+fillers_dir=""
+test_speakers=jackson
+enroll_speaker=george
+snr=20
+rate=5
+seed=0
+tag=""
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --stage) need_value "$@"; stage="$2"; forced=1; shift 2 ;;
+    --stop-stage) need_value "$@"; stop_stage="$2"; shift 2 ;;
+    --data-dir) need_value "$@"; data_dir="$2"; shift 2 ;;
+    --fillers-dir) need_value "$@"; fillers_dir="$2"; shift 2 ;;
+    --test-speakers) need_value "$@"; test_speakers="$2"; shift 2 ;;
+    --enroll-speaker) need_value "$@"; enroll_speaker="$2"; shift 2 ;;
+    --snr) need_value "$@"; snr="$2"; shift 2 ;;
+    --rate) need_value "$@"; rate="$2"; shift 2 ;;
+    --seed) need_value "$@"; seed="$2"; shift 2 ;;
+    --tag) need_value "$@"; tag="$2"; shift 2 ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage_error "unknown option '$1' (see --help)" ;;
+  esac
+done
+[ -n "$data_dir" ] || usage_error "--data-dir DIR (FSDD) is required"
+[ -n "$fillers_dir" ] || usage_error "--fillers-dir DIR (non-keyword speech) is required"
+data_dir=$(abs_dir "$data_dir" --data-dir)
+fillers_dir=$(abs_dir "$fillers_dir" --fillers-dir)
+cd "$here"
+[ -n "$tag" ] || tag="spot_${test_speakers//,/_}"
+require_asr "activate the repository's .venv"
+
+data=data/$tag
+exp=exp/$tag
+mkdir -p "$exp/.done" "$exp/streams"
+
+if run_stage 1 "prepare manifests"; then
+  asr prepare fsdd "$data_dir" --out "$data" --test-speakers "$test_speakers"
+  asr prepare folder "$fillers_dir" --out data/fillers
+  done_stage 1
+fi
+
+if run_stage 2 "train conf/spotting.yaml"; then
+  asr train --data "$data" --exp "$exp/train" --config conf/spotting.yaml $( [ -e "$exp/train/last.pt" ] && echo --resume )
+  done_stage 2
+fi
+
+if run_stage 3 "make the test, negative and demo streams"; then
+  asr make-stream "$data/test.jsonl" --out "$exp/streams/test" --fillers data/fillers/test.jsonl --snr "$snr" --seed "$seed"
+  asr make-stream data/fillers/valid.jsonl --out "$exp/streams/negatives" --keyword-fraction 0.3 --filler-fraction 0 --snr "$snr" --seed $((seed + 1))
+  asr make-stream "$data/test.jsonl" --out "$exp/streams/demo" --clips 8 --keyword-fraction 0.25 --fillers data/fillers/test.jsonl --snr "$snr" --seed $((seed + 2))
+  done_stage 3
+fi
+
+if run_stage 4 "QbE anchor: 3 examples per digit of $enroll_speaker"; then
+  recordings=$data_dir/recordings
+  for digit in 0 1 2 3 4 5 6 7 8 9; do
+    from=""
+    [ "$digit" = 0 ] && from="--qbe-from $exp/train"
+    asr enroll --exp "$exp/qbe" --word "$digit" $from "$recordings/${digit}_${enroll_speaker}_10.wav" "$recordings/${digit}_${enroll_speaker}_11.wav" "$recordings/${digit}_${enroll_speaker}_12.wav"
+  done
+  done_stage 4
+fi
+
+if run_stage 5 "calibrate at $rate false alarms/hour on the negatives"; then
+  for system in train qbe; do
+    asr calibrate --exp "$exp/$system" "$exp/streams/negatives.wav" --false-alarms-per-hour "$rate"
+  done
+  done_stage 5
+fi
+
+if run_stage 6 "spot the test stream, score"; then
+  for system in train qbe; do
+    asr spot --exp "$exp/$system" "$exp/streams/test.wav" --format json > "$exp/hits_${system}.jsonl"
+    asr spot --exp "$exp/$system" "$exp/streams/test.wav" --format json --threshold inf > "$exp/hits_${system}_all.jsonl"
+  done
+  asr score-spotting --ref "$exp/streams/test.json" "$exp/hits_train.jsonl" "$exp/hits_qbe.jsonl" "$exp/hits_train_all.jsonl" "$exp/hits_qbe_all.jsonl" \
+    --names tdnn-calibrated,qbe-calibrated,tdnn,qbe --rate "$rate" --det "$exp/det.png" --json "$exp/score.json" | tee "$exp/score.txt"
+  asr spot --exp "$exp/train" "$exp/streams/demo.wav" --plot "$exp/demo.png" | tee "$exp/demo.txt"
+  done_stage 6
+fi
+
+log "results:"
+[ -e "$exp/score.txt" ] && cat "$exp/score.txt"
+log "pictures: $(ls "$exp"/*.png 2>/dev/null | tr '\n' ' ')"

@@ -1,0 +1,49 @@
+"""The Arabic Speech Commands recipe end to end on a tiny real subset of the shared copy
+(3 words x 2 train speakers + 1 validation speaker x 3 takes, FLAC): every stage writes its files,
+the results table names both systems, and a rerun skips every stage."""
+
+import json
+
+from test_recipes import copy_recipe, run_recipe, tiny_config
+
+WORDS = ("yes", "no", "zoom_in")
+SPEAKERS = ("00000001", "00000005", "00000002")  # official train, train, validation
+
+
+def test_arabic_speech_commands_recipe_stages(tmp_path, shared_data):
+    corpus = tmp_path / "asc"
+    for word in WORDS:
+        (corpus / word).mkdir(parents=True)
+        for speaker in SPEAKERS:
+            for take in (1, 2, 3):
+                name = f"{speaker}_NO_{take:02d}.flac"
+                (corpus / word / name).symlink_to(shared_data / "arabic_speech_commands" / word
+                                                  / name)
+    recipe = copy_recipe(tmp_path, "arabic_speech_commands")
+    config = tiny_config(tmp_path, sample_rate=16000)
+    args = ["--data-dir", corpus, "--config", config, "--dtw-takes", 2]
+    result = run_recipe(recipe, *args, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    exp, data = recipe / "exp" / "official", recipe / "data" / "official"
+    assert (data / "test.jsonl").read_text() == ""
+    assert "test.jsonl is empty" in result.stdout
+    for path in [data / "train.jsonl", data / "valid.jsonl", exp / "train" / "results.json",
+                 exp / "train" / "valid-eval.json", exp / "train" / "valid-confusion.png",
+                 exp / "dtw1nn" / "valid-eval.json", exp / "align.png", exp / "align.json",
+                 exp / "results.md", exp / "results.json", exp / "eval.txt"]:
+        assert path.is_file() and path.stat().st_size > 0, path
+    exemplars = (data / "dtw1nn_takes2" / "train.jsonl").read_text().splitlines()
+    assert len(exemplars) == 3 * 2 * 2  # words x train speakers x takes 1-2
+    summary = json.loads((exp / "results.json").read_text())
+    rows = {r["system"]: r for r in summary["systems"]}
+    assert summary["parts"] == ["valid"] and set(rows) == {"train", "dtw1nn"}
+    for system in ("train", "dtw1nn"):
+        ev = json.loads((exp / system / "valid-eval.json").read_text())
+        assert rows[system]["valid_accuracy"] == ev["accuracy"]
+        assert ev["num_utterances"] == 3 * 3  # the whole validation part, one speaker
+    assert rows["train"]["epochs"] == 1 and rows["train"]["seconds_per_epoch"] is not None
+    assert "plain DTW 1-NN" in result.stdout
+    rerun = run_recipe(recipe, *args, cwd=tmp_path)
+    assert rerun.returncode == 0 and rerun.stdout.count("skipped") == 6
+    bad = run_recipe(recipe, "--dtw-takes", 0, cwd=tmp_path)
+    assert bad.returncode == 2 and "--dtw-takes must be 1..10" in bad.stderr
