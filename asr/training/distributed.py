@@ -105,11 +105,13 @@ def setup() -> Context:
 
 
 def teardown(context: Context) -> None:
-    """Leave the process group (after the last collective call)."""
+    """Leave the process group (after the last collective call), once every rank is done: a
+    rank that left while rank 0 still wrote its results could abort in gloo's threads."""
     if context.distributed:
         import torch.distributed as dist
 
         if dist.is_initialized():
+            dist.barrier()
             dist.destroy_process_group()
 
 
