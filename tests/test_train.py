@@ -239,3 +239,25 @@ def test_training_masks_in_the_standardized_domain(tiny, tmp_path, monkeypatch):
     rec, _ = load_recognizer(tmp_path / "exp", "last")
     torch.testing.assert_close(seen["fill"], rec.input_mean)
     assert float(rec.input_mean.abs().max()) > 1.0
+
+
+def test_init_encoder_starts_from_another_experiments_tdnn(tiny, tmp_path):
+    """train.init_encoder: the new experiment's TDNN starts as the given experiment's (with 0
+    epochs the saved model is the initial one); another TDNN shape is a one-line ConfigError."""
+    train(tiny, tmp_path / "source", config("train.epochs=1"), progress=False)
+    train(tiny, tmp_path / "init", config("train.epochs=0", "train.seed=7",
+                                          f"train.init_encoder={tmp_path / 'source'}"),
+          progress=False)
+    source, _ = load_recognizer(tmp_path / "source", "best")
+    started, _ = load_recognizer(tmp_path / "init", "best")
+    for key, value in source.encoder.state_dict().items():
+        torch.testing.assert_close(started.encoder.state_dict()[key], value)
+    scratch_dir = tmp_path / "scratch"
+    train(tiny, scratch_dir, config("train.epochs=0", "train.seed=7"), progress=False)
+    scratch, _ = load_recognizer(scratch_dir, "best")
+    first = next(iter(source.encoder.state_dict()))
+    assert not torch.equal(scratch.encoder.state_dict()[first], source.encoder.state_dict()[first])
+    with pytest.raises(ConfigError, match="init_encoder"):
+        train(tiny, tmp_path / "bad", config("train.epochs=0", "model.embed_dim=8",
+                                             f"train.init_encoder={tmp_path / 'source'}"),
+              progress=False)
