@@ -92,3 +92,35 @@ def test_masks_land_on_the_mean_after_global_standardization(fsdd_dir):
         torch.testing.assert_close(z[rows], torch.zeros_like(z[rows]), atol=1e-5, rtol=0)
     assert masked_rows > 0
 
+
+
+def test_online_cmvn_simulator_draws_states_of_the_utterances_own_speaker():
+    """H = 0 is a new speaker's first utterance (OnlineCmvn with the prior); with H > 0 the
+    mean takes in other utterances of the same speaker only, exactly as the formula says."""
+    from asr.augment import OnlineCmvnSimulator
+    from asr.features import OnlineCmvn
+
+    g = torch.Generator().manual_seed(0)
+    feats = [torch.randn(int(n), 3, generator=g) + 5 * (i % 2) for i, n in
+             enumerate(torch.randint(4, 9, (6,), generator=g))]
+    speakers = ["a", "b", "a", "b", "a", "b"]
+    prior = torch.tensor([1.0, -1.0, 0.5])
+    strict = OnlineCmvnSimulator([feats], speakers, prior, 10.0, max_history=0)
+    rng = np.random.default_rng(0)
+    for i, x in enumerate(feats):
+        torch.testing.assert_close(strict(i, 0, rng), OnlineCmvn(prior, 10.0).normalize(x))
+    online = OnlineCmvnSimulator([feats], speakers, prior, 10.0, max_history=2)
+    x = feats[0]
+    seen = set()
+    for seed in range(30):
+        got = online(0, 0, np.random.default_rng(seed))
+        mean = x.mean(0) - got.mean(0) * x.std(0, correction=0)   # recover the mean used
+        candidates = {(): None, (2,): None, (4,): None, (2, 4): None}
+        for peers in candidates:
+            total = 10.0 * prior.double() + x.double().sum(0)
+            count = 10.0 + x.shape[0]
+            for j in peers:
+                total, count = total + feats[j].double().sum(0), count + feats[j].shape[0]
+            if torch.allclose(mean.double(), total / count, atol=1e-4):
+                seen.add(peers)
+    assert seen == {(), (2,), (4,), (2, 4)}      # speaker a's others only, 0 to 2 of them
