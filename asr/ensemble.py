@@ -70,6 +70,13 @@ def combine_energies(energies: Sequence[torch.Tensor],
                if w > 0)
 
 
+def ensemble_accuracy(energies: Sequence[torch.Tensor], labels: torch.Tensor,
+                      weights: Sequence[float] | None = None) -> float:
+    """Fraction of utterances whose lowest combined energy (:func:`combine_energies`) is the
+    label's."""
+    return float((combine_energies(energies, weights).argmin(dim=1) == labels).float().mean())
+
+
 def pick_weights(energies: Sequence[torch.Tensor], labels: torch.Tensor,
                  grid: Sequence[float] = (0.0, 0.5, 1.0, 2.0)) -> tuple[list[float], float]:
     """Expert weights that maximize accuracy on held-out utterances (a validation speaker).
@@ -86,8 +93,7 @@ def pick_weights(energies: Sequence[torch.Tensor], labels: torch.Tensor,
             continue
         top = max(combo)
         w = [c / top for c in combo]
-        accuracy = float((combine_energies(energies, w).argmin(dim=1) == labels)
-                         .float().mean())
+        accuracy = ensemble_accuracy(energies, labels, w)
         spread = sum((x - 1.0) ** 2 for x in w)
         key = (accuracy, -spread)
         if best_key is None or key > best_key:

@@ -99,6 +99,28 @@ def manifest_energies(recognizer, config, manifest, *, cache_dir=None, jobs=1, s
     return total / len(speeds), labels, utterances
 
 
+def experts_energies(exp_dirs, manifest, *, which="best", jobs=1, speeds=(1.0,), online=None,
+                     strict=False):
+    """Every experiment's energies on a manifest (:func:`manifest_energies`), for an ensemble.
+
+    Returns ``(energies, labels, utterances, configs, words)``: one [B, W] matrix and config
+    per experiment, in order. The experiments must share one vocabulary.
+    """
+    energies, configs, words = [], [], None
+    for exp in exp_dirs:
+        recognizer, config = load_experiment(exp, which=which)
+        if words is not None and recognizer.words != words:
+            raise DataError(f"{exp}: vocabulary differs from {exp_dirs[0]}'s; "
+                            "cannot combine them")
+        words = recognizer.words
+        model_energies, labels, utterances = manifest_energies(
+            recognizer, config, manifest, jobs=jobs, speeds=speeds, online=online,
+            strict=strict)
+        energies.append(model_energies)
+        configs.append(config)
+    return energies, labels, utterances, configs, words
+
+
 def manifest_features(utterances, frontend, manifest, *, speed=1.0, cache_dir=None, jobs=1,
                       online=None, prior=None, strict=False):
     """Front-end features of a manifest's utterances at one speed, from the feature cache beside

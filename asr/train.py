@@ -344,9 +344,9 @@ def _features(cache, config: Config, splits: dict, prior: dict | None = None) ->
 def _strict(features, prior: dict) -> list:
     """Online speaker CMVN of each utterance on its own: the training prior and the utterance
     (what a recognizer that meets a new speaker knows at his first word)."""
-    from asr.features import OnlineCmvn
+    from asr.features import speaker_cmvn
 
-    return [OnlineCmvn(prior["mean"], prior["prior_frames"]).normalize(f) for f in features]
+    return speaker_cmvn(features, list(range(len(features))), prior=prior)
 
 
 def bucket_batches(lengths, batch_size: int, rng: np.random.Generator) -> list[list[int]]:

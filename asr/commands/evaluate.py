@@ -68,7 +68,7 @@ def evaluate(exp_dirs, out_dir, manifest, which, fmt, speeds, self_fraction, onl
     from asr.ensemble import combine_energies
     from asr.errors import DataError
     from asr.evaluate import format_table, score
-    from asr.inference import load_experiment, manifest_energies
+    from asr.inference import experts_energies
 
     if not online and (order_seed is not None or prior_frames is not None):
         raise click.UsageError("--order-seed and --prior-frames need --online")
@@ -94,17 +94,9 @@ def evaluate(exp_dirs, out_dir, manifest, which, fmt, speeds, self_fraction, onl
     settings = None
     if online:
         settings = _online_settings(manifest, order_seed, prior_frames)
-    energies, configs, words = [], [], None
-    for e in exps:
-        recognizer, config = load_experiment(e, which=which)
-        if words is not None and recognizer.words != words:
-            raise DataError(f"{e}: vocabulary differs from {exps[0]}'s; cannot combine them")
-        words = recognizer.words
-        model_energies, labels, utterances = manifest_energies(
-            recognizer, config, manifest, jobs=jobs, speeds=sorted(set(speeds)), online=settings,
-            strict=strict)
-        energies.append(model_energies)
-        configs.append(config)
+    energies, labels, utterances, configs, words = experts_energies(
+        exps, manifest, which=which, jobs=jobs, speeds=sorted(set(speeds)), online=settings,
+        strict=strict)
     energies = (energies[0] if len(energies) == 1
                 else combine_energies(energies, list(weights) or None))
     if self_fraction is not None:

@@ -29,8 +29,8 @@ def pick_weights(exp_dirs, manifest, out_file, which, speeds, grid, jobs):
     import os
     from pathlib import Path
 
-    from asr.ensemble import combine_energies, pick_weights
-    from asr.inference import load_experiment, manifest_energies
+    from asr.ensemble import ensemble_accuracy, pick_weights
+    from asr.inference import experts_energies
 
     if len(exp_dirs) < 2:
         raise click.UsageError("give two or more --exp (the experts to weigh)")
@@ -42,24 +42,13 @@ def pick_weights(exp_dirs, manifest, out_file, which, speeds, grid, jobs):
     if not candidates or min(candidates) < 0 or max(candidates) <= 0:
         raise click.BadParameter("needs non-negative numbers, one of them > 0",
                                  param_hint="--grid")
-    energies, words, labels = [], None, None
-    for e in exp_dirs:
-        recognizer, config = load_experiment(e, which=which)
-        if words is not None and recognizer.words != words:
-            raise click.UsageError(f"{e}: vocabulary differs from {exp_dirs[0]}'s")
-        words = recognizer.words
-        model_energies, labels, utterances = manifest_energies(
-            recognizer, config, manifest, jobs=jobs, speeds=sorted(set(speeds)), strict=True)
-        energies.append(model_energies)
+    energies, labels, utterances, _, _ = experts_energies(
+        exp_dirs, manifest, which=which, jobs=jobs, speeds=sorted(set(speeds)), strict=True)
     weights, accuracy = pick_weights(energies, labels, candidates)
-
-    def accuracy_of(w):
-        return float((combine_energies(energies, w).argmin(dim=1) == labels).float().mean())
-
     result = {
         "weights": weights,
         "accuracy": accuracy,
-        "equal_weights_accuracy": accuracy_of([1.0] * len(energies)),
+        "equal_weights_accuracy": ensemble_accuracy(energies, labels),
         "each_expert_accuracy": [float((e.argmin(dim=1) == labels).float().mean())
                                  for e in energies],
         "experiments": [str(e) for e in exp_dirs],
