@@ -127,11 +127,26 @@ def fsdd_three_speakers(tmp_path, fsdd_dir):
                      and speaker in ("george", "jackson", "lucas") and take < 10)
 
 
-def test_fsdd_loso_recipe_nested_validation(tmp_path, fsdd_three_speakers):
-    """Two folds of nested leave-one-speaker-out: the validation speaker is neither the test
-    speaker nor in training, the weights come from him, and the final system is scored on
-    the test speaker one utterance at a time, online and in batch."""
+def tiny_arabic_speech_commands(shared_data, root):
+    """``root``: links to 2 words x 2 speakers (official train, validation) x 2 takes of the
+    shared Arabic Speech Commands copy, in its layout."""
+    for word in ("yes", "no"):
+        (root / word).mkdir(parents=True)
+        for speaker in ("00000001", "00000002"):
+            for take in (1, 2):
+                name = f"{speaker}_NO_{take:02d}.flac"
+                (root / word / name).symlink_to(shared_data / "arabic_speech_commands" / word
+                                                / name)
+    return root
+
+
+def test_fsdd_loso_recipe_nested_validation(tmp_path, fsdd_three_speakers, shared_data):
+    """Two folds of nested leave-one-speaker-out: the TDNNs start from ones pretrained on
+    another corpus, the validation speaker is neither the test speaker nor in training, the
+    weights come from him, and the final system is scored on the test speaker one utterance at
+    a time, online and in batch."""
     recipe = copy_recipe(tmp_path, "fsdd")
+    pretrain = tiny_arabic_speech_commands(shared_data, tmp_path / "asc")
     config = tiny_config(tmp_path, cmvn="speaker")
     logmel = tiny_config(tmp_path, kind="logmel", cmvn="speaker")
     for path in (config, logmel):
@@ -139,10 +154,14 @@ def test_fsdd_loso_recipe_nested_validation(tmp_path, fsdd_three_speakers):
         conf["train"]["online_history"] = 3
         path.write_text(yaml.safe_dump(conf))
     args = ["--data-dir", fsdd_three_speakers, "--config", config, "--logmel-config", logmel,
-            "--speakers", "george,jackson", "--eval-speeds", "1", "--order-seed", "3"]
+            "--speakers", "george,jackson", "--eval-speeds", "1", "--order-seed", "3",
+            "--pretrain-data", pretrain, "--pretrain-epochs", 1]
     result = run_recipe(recipe, *args, cwd=tmp_path, script="loso.sh")
     assert result.returncode == 0, result.stdout + result.stderr
     exp = recipe / "exp"
+    for system in ("train", "train_logmel"):  # pretrained on the other corpus, 1 epoch
+        pretrained = json.loads((exp / "pretrain" / system / "results.json").read_text())
+        assert pretrained["epochs"] == 1 and pretrained["data_dir"].endswith("data/pretrain")
     speakers = {"george": "jackson", "jackson": "lucas"}      # held out -> validation
     experts = ["dtw1nn", "train", "train_logmel"]
     for s, v in speakers.items():
@@ -159,6 +178,11 @@ def test_fsdd_loso_recipe_nested_validation(tmp_path, fsdd_three_speakers):
         assert {row["speaker"] for row in final} == {"george", "jackson", "lucas"} - {s}
         trained = yaml.safe_load((exp / f"si_{s}" / "final" / "train" / "config.yaml")
                                  .read_text())
+        for part, system in (("select", "train"), ("select", "train_logmel"),
+                             ("final", "train")):
+            started = yaml.safe_load((exp / f"si_{s}" / part / system / "config.yaml")
+                                     .read_text())["train"]["init_encoder"]
+            assert Path(started).resolve() == (exp / "pretrain" / system).resolve()
         best = json.loads((exp / f"si_{s}" / "select" / "train" / "results.json").read_text())
         assert trained["train"]["epochs"] == max(1, best["valid"]["best_epoch"])
         choice = json.loads((exp / f"si_{s}" / "select" / "choice.json").read_text())
@@ -184,7 +208,7 @@ def test_fsdd_loso_recipe_nested_validation(tmp_path, fsdd_three_speakers):
     assert summary["mean"]["strict"]["accuracy"] == pytest.approx(sum(strict) / 2)
     assert "| mean | " in table and summary["choices"]["george"]["weights"]
     rerun = run_recipe(recipe, *args, cwd=tmp_path, script="loso.sh")
-    assert rerun.returncode == 0 and rerun.stdout.count("skipped") == 2 * 7
+    assert rerun.returncode == 0 and rerun.stdout.count("skipped") == 2 * 7 + 1
 
     # --retrain false: the experts trained without V are the final ones
     again = run_recipe(recipe, *args, "--speakers", "george", "--retrain", "false",

@@ -8,7 +8,8 @@
 #                             [--speakers george,jackson,lucas,nicolas,yweweler]
 #                             [--valid-speaker V] [--config FILE] [--logmel-config FILE]
 #                             [--nn1-config FILE] [--eval-speeds 0.9,...,1.1] [--order-seed N]
-#                             [--retrain true|false]
+#                             [--retrain true|false] [--pretrain-data DIR|none]
+#                             [--pretrain-epochs N]
 #
 # --speakers: the held-out speakers, one fold each (any speakers of DIR, which has FSDD's layout).
 # --valid-speaker: V for every fold (default: the speaker after S in DIR's sorted speaker list,
@@ -21,9 +22,17 @@
 # default) retrains the TDNNs on all the training speakers, V included, for the number of epochs
 # chosen on V (twice the training time, one more speaker); false keeps the experts trained
 # without V, each TDNN at its best epoch on V.
+# --pretrain-data: a corpus in Arabic Speech Commands' layout (24 speakers of another language)
+# on which each TDNN expert is first trained for --pretrain-epochs (default 12), with its own
+# config and front end; every fold's TDNN then starts from it (train.init_encoder) and its
+# templates are initialized through it. Four training speakers are few: the pretrained G_W has
+# heard 24 more voices. Default: ../shared/data/arabic_speech_commands beside the repository
+# when it is there, else none (no pretraining).
 # Stages, for each held-out speaker S (markers exp/si_S/.done/loso-stageN; a rerun skips what is
 # finished; --stage N reruns stages N..stop-stage whatever their markers):
-#   0  download FSDD into downloads/ (once; skipped when --data-dir is given)
+#   0  once for all folds (markers in exp/loso/.done/): download FSDD into downloads/ (skipped
+#      when --data-dir is given); pretrain the MFCC and log-mel TDNNs on --pretrain-data
+#                                                               -> exp/pretrain/{train,train_logmel}/
 #   1  manifests: data/si_S/select (train: the others but V, valid: V, test: S) and
 #      data/si_S/final (train and valid: every speaker but S, test: S)
 #   2  train the MFCC TDNN on select, best epoch on V          -> exp/si_S/select/train/
@@ -55,6 +64,8 @@ nn1_config=""  # default conf/dtw1nn.yaml
 eval_speeds="0.9,0.95,1,1.05,1.1"
 order_seed=0
 retrain=true
+pretrain_data=default
+pretrain_epochs=12
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -69,6 +80,8 @@ while [ $# -gt 0 ]; do
     --eval-speeds) need_value "$@"; eval_speeds="$2"; shift 2 ;;
     --order-seed) need_value "$@"; order_seed="$2"; shift 2 ;;
     --retrain) need_value "$@"; retrain="$2"; shift 2 ;;
+    --pretrain-data) need_value "$@"; pretrain_data="$2"; shift 2 ;;
+    --pretrain-epochs) need_value "$@"; pretrain_epochs="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) usage_error "unknown option '$1' (see --help)" ;;
   esac
@@ -77,6 +90,15 @@ done
 [ -n "${eval_speeds//,/}" ] || usage_error "--eval-speeds: give at least one speed (1: none)"
 case "$retrain" in true|false) ;; *) usage_error "--retrain: true or false, not '$retrain'" ;; esac
 case "$order_seed" in ''|*[!0-9]*) usage_error "--order-seed: a non-negative integer" ;; esac
+case "$pretrain_epochs" in ''|0|*[!0-9]*) usage_error "--pretrain-epochs: a positive integer" ;;
+esac
+if [ "$pretrain_data" = default ]; then
+  pretrain_data=none
+  shared=$here/../../../shared/data/arabic_speech_commands
+  [ -d "$shared" ] && pretrain_data=$(cd "$shared" && pwd)
+elif [ "$pretrain_data" != none ]; then
+  pretrain_data=$(abs_dir "$pretrain_data" --pretrain-data)
+fi
 speed_args=()
 for v in ${eval_speeds//,/ }; do speed_args+=(--speed "$v"); done
 # paths given on the command line are relative to where the recipe was started
@@ -88,14 +110,39 @@ cd "$here"
 [ -n "$nn1_config" ] || nn1_config=conf/dtw1nn.yaml
 require_asr "run 'make loso' from the repo root"
 
+exp=exp/loso
+mkdir -p "$exp/.done"
 if [ -z "$data_dir" ]; then
   data_dir=downloads/fsdd
-  exp=exp/loso
-  mkdir -p "$exp/.done"
   if run_stage 0 "download FSDD"; then
     asr download fsdd downloads
     done_stage 0
   fi
+fi
+
+# stage 0, pretraining: each TDNN expert on --pretrain-data with its own config; the folds'
+# TDNNs start from it (init_dir: train.init_encoder)
+declare -A init_dir=([train]="" [train_logmel]="")
+if [ "$pretrain_data" != none ]; then
+  marker=loso-pretrain-stage
+  if run_stage 0 "pretrain the TDNNs on $pretrain_data ($pretrain_epochs epochs)"; then
+    asr prepare arabic-speech-commands "$pretrain_data" --out data/pretrain
+    for system in train train_logmel; do
+      conf=$config
+      [ "$system" = train_logmel ] && conf=$logmel_config
+      # competitors pruned and validation every 4th epoch: the corpus has 40 words
+      asr train --data data/pretrain --exp "exp/pretrain/$system" --config "$conf" \
+        "train.epochs=$pretrain_epochs" train.prune_words=5 train.valid_every=4 \
+        model.init_max_utterances=60 $( [ -e "exp/pretrain/$system/last.pt" ] && echo --resume )
+    done
+    done_stage 0
+  fi
+  marker=loso-stage
+  for system in train train_logmel; do
+    init_dir[$system]=$here/exp/pretrain/$system
+  done
+else
+  log "no pretraining corpus (--pretrain-data): the TDNNs start from random weights"
 fi
 
 # the validation speaker of held-out speaker $1: --valid-speaker, else the next one in the
@@ -141,12 +188,14 @@ for s in ${speakers//,/ }; do
   select=data/si_$s/select
   if run_stage 2 "train the MFCC TDNN without $v ($config)"; then
     asr train --data "$select" --exp "$exp/select/train" --config "$config" \
+      ${init_dir[train]:+"train.init_encoder=${init_dir[train]}"} \
       $( [ -e "$exp/select/train/last.pt" ] && echo --resume )
     done_stage 2
   fi
 
   if run_stage 3 "train the log-mel TDNN without $v ($logmel_config)"; then
     asr train --data "$select" --exp "$exp/select/train_logmel" --config "$logmel_config" \
+      ${init_dir[train_logmel]:+"train.init_encoder=${init_dir[train_logmel]}"} \
       $( [ -e "$exp/select/train_logmel/last.pt" ] && echo --resume )
     done_stage 3
   fi
@@ -179,7 +228,9 @@ for s in ${speakers//,/ }; do
         [ "$epochs" -ge 1 ] || epochs=1
         log "retraining $system on every speaker but $s for $epochs epochs (best on $v)"
         asr train --data "data/si_$s/final" --exp "$final/$system" --config "$conf" \
-          "train.epochs=$epochs" $( [ -e "$final/$system/last.pt" ] && echo --resume )
+          "train.epochs=$epochs" \
+          ${init_dir[$system]:+"train.init_encoder=${init_dir[$system]}"} \
+          $( [ -e "$final/$system/last.pt" ] && echo --resume )
       done
       asr train --data "data/si_$s/final" --exp "$final/dtw1nn" --config "$nn1_config"
     fi
@@ -208,5 +259,6 @@ for s in ${speakers//,/ }; do
 done
 
 log "summary -> exp/loso/summary.{md,json}"
-python3 local/loso_summary.py --speakers "$speakers" --config "$config" \
+python3 local/loso_summary.py --speakers "$speakers" --pretrain-data "$pretrain_data" \
+  --config "$config" \
   --logmel-config "$logmel_config" --nn1-config "$nn1_config" --exp exp --out exp/loso

@@ -106,6 +106,8 @@ def main(argv=None):
     parser.add_argument("--config", required=True, help="config of the TDNN + templates")
     parser.add_argument("--logmel-config", required=True, help="config of the log-mel TDNN")
     parser.add_argument("--nn1-config", required=True, help="config of the DTW 1-NN baseline")
+    parser.add_argument("--pretrain-data", default="none",
+                        help="the corpus the TDNNs were pretrained on (none: not pretrained)")
     parser.add_argument("--exp", type=Path, default=Path("exp"), help="holds si_<speaker>/")
     parser.add_argument("--out", type=Path, default=Path("exp/loso"), help="summary folder")
     args = parser.parse_args(argv)
@@ -139,7 +141,9 @@ def main(argv=None):
         "speaker; *online speaker state* normalizes each utterance with the speaker's earlier "
         "ones (`asr eval --online`); *batch* reads all his recordings first (transductive). "
         "Energies averaged over each utterance's copies at speeds "
-        f"{', '.join(f'{v:g}' for v in speeds)}.",
+        f"{', '.join(f'{v:g}' for v in speeds)}. TDNNs "
+        + (f"pretrained on {args.pretrain_data}." if args.pretrain_data != "none"
+           else "trained from random weights."),
         "",
         table(speakers, per_speaker, means),
         "",
@@ -149,7 +153,7 @@ def main(argv=None):
     summary = {"speakers": speakers,
                "systems": {name: label for name, (_, label) in SYSTEMS.items()},
                "per_speaker": per_speaker, "mean": means, "choices": choices,
-               "speeds": speeds, "configs": configs}
+               "speeds": speeds, "configs": configs, "pretrain_data": args.pretrain_data}
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(markdown, end="")
 
