@@ -1,7 +1,8 @@
 # Entry points; each does its own set-up (creates .venv/ and installs the package into it).
 #   make run    the FSDD recipe end to end (prepare, train, evaluate, align, compare losses)
 #   make test   lint and the test suite
-#   make loso   FSDD leave-one-speaker-out: TDNN, DTW 1-NN and their ensemble per held-out speaker
+#   make loso   FSDD leave-one-speaker-out: TDNNs (pretrained on Arabic Speech Commands when it is
+#               there), DTW 1-NN and their ensemble per held-out speaker
 #   make asc    the Arabic Speech Commands recipe (40 words, official split) end to end
 PYTHON ?= python3
 VENV := .venv
@@ -23,7 +24,8 @@ run: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash recipes/fsdd/run.sh $(if $(FSDD),--data-dir $(FSDD),)
 
 loso: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" bash recipes/fsdd/loso.sh $(if $(FSDD),--data-dir $(FSDD),)
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash recipes/fsdd/loso.sh $(if $(FSDD),--data-dir $(FSDD),) \
+	  $(if $(ASC),--pretrain-data $(ASC),)
 
 asc: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash recipes/arabic_speech_commands/run.sh $(if $(ASC),--data-dir $(ASC),)

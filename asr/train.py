@@ -259,9 +259,10 @@ def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time
 
 def _pretrained_encoder(config: Config) -> dict | None:
     """The TDNN weights of ``train.init_encoder`` (an experiment or checkpoint), checked against
-    this config's front end and TDNN shape; None when not set."""
+    this config's front end and TDNN shape; None when not set, or when the model has no TDNN
+    (``dtw1nn``, ``templates``: the setting concerns G_W only)."""
     source = config.train.init_encoder
-    if not source:
+    if not source or config.model.kind != "tdnn":
         return None
     from asr.checkpoint import load_recognizer
 

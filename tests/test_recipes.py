@@ -155,7 +155,7 @@ def test_fsdd_loso_recipe_nested_validation(tmp_path, fsdd_three_speakers, share
         path.write_text(yaml.safe_dump(conf))
     args = ["--data-dir", fsdd_three_speakers, "--config", config, "--logmel-config", logmel,
             "--speakers", "george,jackson", "--eval-speeds", "1", "--order-seed", "3",
-            "--pretrain-data", pretrain, "--pretrain-epochs", 1]
+            "--pretrain-data", pretrain, "--pretrain-epochs", 1, "--nn1-priors", "30,100"]
     result = run_recipe(recipe, *args, cwd=tmp_path, script="loso.sh")
     assert result.returncode == 0, result.stdout + result.stderr
     exp = recipe / "exp"
@@ -185,6 +185,14 @@ def test_fsdd_loso_recipe_nested_validation(tmp_path, fsdd_three_speakers, share
             assert Path(started).resolve() == (exp / "pretrain" / system).resolve()
         best = json.loads((exp / f"si_{s}" / "select" / "train" / "results.json").read_text())
         assert trained["train"]["epochs"] == max(1, best["valid"]["best_epoch"])
+        prior = json.loads((exp / f"si_{s}" / "select" / "dtw1nn_prior.json").read_text())
+        tried = {p: json.loads((exp / f"si_{s}" / "select" / f"dtw1nn_prior{p}" / "valid"
+                                / "valid-eval.json").read_text())["accuracy"] for p in (30, 100)}
+        assert prior["prior_frames"] in tried and prior["validation_speaker"] == v
+        assert prior["validation_accuracy"] == max(tried.values())
+        for part in ("select", "final"):
+            nn1 = yaml.safe_load((exp / f"si_{s}" / part / "dtw1nn" / "config.yaml").read_text())
+            assert nn1["train"]["prior_frames"] == prior["prior_frames"]
         choice = json.loads((exp / f"si_{s}" / "select" / "choice.json").read_text())
         assert choice["validation_speakers"] == [v] and len(choice["weights"]) == 3
         assert choice["manifest"].endswith(f"si_{s}/select/valid.jsonl")
@@ -207,6 +215,7 @@ def test_fsdd_loso_recipe_nested_validation(tmp_path, fsdd_three_speakers, share
               for s in speakers]
     assert summary["mean"]["strict"]["accuracy"] == pytest.approx(sum(strict) / 2)
     assert "| mean | " in table and summary["choices"]["george"]["weights"]
+    assert summary["choices"]["george"]["nn1_prior_frames"] in (30, 100)
     rerun = run_recipe(recipe, *args, cwd=tmp_path, script="loso.sh")
     assert rerun.returncode == 0 and rerun.stdout.count("skipped") == 2 * 7 + 1
 
@@ -233,7 +242,9 @@ def test_speech_commands_recipe_stages(tmp_path, speech_commands_dir):
         assert path.is_file() and path.stat().st_size > 0, path
 
 
-def test_folder_recipe_stages(tmp_path, speech_commands_dir):
+def test_folder_recipe_stages(tmp_path, speech_commands_dir, shared_data):
+    """Every stage, with a TDNN pretrained on another corpus and the exemplar expert's weight
+    chosen on the validation speakers."""
     corpus = tmp_path / "corpus"
     for word in ("yes", "no", "up"):
         (corpus / word).mkdir(parents=True)
@@ -241,10 +252,16 @@ def test_folder_recipe_stages(tmp_path, speech_commands_dir):
             (corpus / word / wav.name).symlink_to(wav)
     recipe = copy_recipe(tmp_path, "folder")
     config = tiny_config(tmp_path, sample_rate=16000)
+    pretrain = tiny_arabic_speech_commands(shared_data, tmp_path / "asc")
     result = run_recipe(recipe, corpus, "--config", config, "--test-fraction", "0.3",
-                        cwd=tmp_path)
+                        "--pretrain-data", pretrain, "--pretrain-epochs", 1, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     exp, data = recipe / "exp" / "corpus", recipe / "data" / "corpus"
+    assert json.loads((exp / "pretrain" / "results.json").read_text())["epochs"] == 1
+    started = yaml.safe_load((exp / "train" / "config.yaml").read_text())["train"]
+    assert Path(started["init_encoder"]).resolve() == (exp / "pretrain").resolve()
+    weights = json.loads((exp / "weights.json").read_text())
+    assert weights["manifest"].endswith("valid.jsonl") and len(weights["weights"]) == 2
     speakers = {
         split: {json.loads(line)["speaker"] for line in (data / f"{split}.jsonl").open()}
         for split in ("train", "valid", "test")
@@ -256,6 +273,7 @@ def test_folder_recipe_stages(tmp_path, speech_commands_dir):
         assert path.is_file() and path.stat().st_size > 0, path
     blend = json.loads((exp / "blend" / "eval.json").read_text())
     assert len(blend["experiments"]) == 2  # trained recognizer times the exemplars
+    assert blend["weights"] == weights["weights"]
 
 
 def test_recipes_reject_bad_arguments(tmp_path):

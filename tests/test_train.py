@@ -261,3 +261,8 @@ def test_init_encoder_starts_from_another_experiments_tdnn(tiny, tmp_path):
         train(tiny, tmp_path / "bad", config("train.epochs=0", "model.embed_dim=8",
                                              f"train.init_encoder={tmp_path / 'source'}"),
               progress=False)
+    # a model without a TDNN (the exemplar expert of a pretrained recipe) ignores the setting
+    results = train(tiny, tmp_path / "nn", config("model.kind=dtw1nn", "train.epochs=0",
+                                                  f"train.init_encoder={tmp_path / 'source'}"),
+                    progress=False)
+    assert results["model"]["kind"] == "dtw1nn"

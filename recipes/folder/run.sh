@@ -3,16 +3,25 @@
 #
 #   bash recipes/folder/run.sh DATA_DIR [--stage N] [--stop-stage N] [--speaker-regex R]
 #                              [--test-speakers a,b] [--test-fraction F] [--config FILE] [--tag NAME]
+#                              [--pretrain-data DIR] [--pretrain-epochs N]
 #
 # The speaker of a file is read from its name with --speaker-regex (default: the text before the
 # first '_'); test speakers never appear in train or valid.
+# --pretrain-data: another <word>/<file> corpus (other words, other speakers, e.g.
+# ../shared/data/arabic_speech_commands) on which the TDNN is first trained with the same config
+# for --pretrain-epochs (default 12); training on DATA_DIR then starts from it
+# (train.init_encoder). With a few dozen recordings per word, a G_W that has heard many voices
+# generalizes to new speakers far better than one learned from the corpus alone. Speakers of DIR
+# with the name of a test speaker of DATA_DIR are left out (the same corpus split in two).
 # Stages (markers in $exp/.done/ make a rerun skip finished stages; nothing is deleted):
 #   1  prepare manifests                     -> data/$tag/*.jsonl
-#   2  train, and the exemplar expert        -> exp/$tag/train/, exp/$tag/exemplars/ (DTW 1-NN)
-#   3  evaluate on the test speakers         -> exp/$tag/eval.txt (the trained recognizer times
-#      the exemplars: product of experts, asr.ensemble), exp/$tag/eval-trained.txt (alone),
-#      exp/$tag/train/confusion.png, exp/$tag/blend/
-#   4  alignment picture of one test file    -> exp/$tag/align.png, align.json
+#   2  pretrain on --pretrain-data (if given) -> exp/$tag/pretrain/
+#   3  train, and the exemplar expert        -> exp/$tag/train/, exp/$tag/exemplars/ (DTW 1-NN)
+#   4  the product of experts' weights, chosen on the validation speakers (valid.jsonl), and
+#      evaluation on the test speakers        -> exp/$tag/weights.json, exp/$tag/eval.txt (the
+#      trained recognizer times the exemplars: product of experts, asr.ensemble),
+#      exp/$tag/eval-trained.txt (alone), exp/$tag/train/confusion.png, exp/$tag/blend/
+#   5  alignment picture of one test file    -> exp/$tag/align.png, align.json
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 recipe=folder
@@ -23,6 +32,8 @@ data_dir=""
 prepare_args=()
 config=""
 tag=""
+pretrain_data=""
+pretrain_epochs=12
 while [ $# -gt 0 ]; do
   case "$1" in
     --stage) need_value "$@"; stage="$2"; forced=1; shift 2 ;;
@@ -30,6 +41,8 @@ while [ $# -gt 0 ]; do
     --speaker-regex|--test-speakers|--test-fraction) need_value "$@"; prepare_args+=("$1" "$2"); shift 2 ;;
     --config) need_value "$@"; config="$2"; shift 2 ;;
     --tag) need_value "$@"; tag="$2"; shift 2 ;;
+    --pretrain-data) need_value "$@"; pretrain_data="$2"; shift 2 ;;
+    --pretrain-epochs) need_value "$@"; pretrain_epochs="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     -*) usage_error "unknown option '$1' (see --help)" ;;
     *) [ -z "$data_dir" ] || usage_error "one DATA_DIR only (got '$data_dir' and '$1')"
@@ -38,6 +51,9 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$data_dir" ] || usage_error "DATA_DIR is required (see --help)"
 data_dir=$(abs_dir "$data_dir" DATA_DIR)
+[ -z "$pretrain_data" ] || pretrain_data=$(abs_dir "$pretrain_data" --pretrain-data)
+case "$pretrain_epochs" in ''|0|*[!0-9]*) usage_error "--pretrain-epochs: a positive integer" ;;
+esac
 from_caller config
 cd "$here"
 [ -n "$config" ] || config=conf/default.yaml
@@ -53,26 +69,53 @@ if run_stage 1 "prepare manifests from $data_dir"; then
   done_stage 1
 fi
 
-if run_stage 2 "train ($config)"; then
-  asr train --data "$data" --exp "$exp/train" --config "$config" $( [ -e "$exp/train/last.pt" ] && echo --resume )
+init=()
+if [ -n "$pretrain_data" ]; then
+  init=("train.init_encoder=$here/$exp/pretrain")
+  if run_stage 2 "pretrain the TDNN on $pretrain_data ($pretrain_epochs epochs)"; then
+    # DIR's speakers named like a test speaker of DATA_DIR go to its (unused) test part
+    asr prepare folder "$pretrain_data" --out "$data/pretrain" --test-fraction 0
+    held=$(python3 -c 'import json, sys
+speakers = [{json.loads(line)["speaker"] for line in open(path)} for path in sys.argv[1:]]
+print(",".join(sorted(speakers[0] & (speakers[1] | speakers[2]))))' \
+      "$data/test.jsonl" "$data/pretrain/train.jsonl" "$data/pretrain/valid.jsonl")
+    if [ -n "$held" ]; then
+      asr prepare folder "$pretrain_data" --out "$data/pretrain" --test-speakers "$held"
+    fi
+    # competitors pruned and validation every 4th epoch: such a corpus has many words
+    asr train --data "$data/pretrain" --exp "$exp/pretrain" --config "$config" \
+      "train.epochs=$pretrain_epochs" train.prune_words=5 train.valid_every=4 \
+      model.init_max_utterances=60 $( [ -e "$exp/pretrain/last.pt" ] && echo --resume )
+    done_stage 2
+  fi
+fi
+
+if run_stage 3 "train ($config)"; then
+  asr train --data "$data" --exp "$exp/train" --config "$config" ${init[@]+"${init[@]}"} \
+    $( [ -e "$exp/train/last.pt" ] && echo --resume )
   # every training recording an exemplar on the same front end (nothing trained): blended in,
   # it keeps the recognizer at least as good as DTW 1-NN when the data are few
   asr train --data "$data" --exp "$exp/exemplars" --config "$config" --quiet model.kind=dtw1nn \
     train.epochs=0 'train.speeds=[1.0]' train.noise_prob=0
-  done_stage 2
-fi
-
-if run_stage 3 "evaluate on $data/test.jsonl"; then
-  asr eval --exp "$exp/train" --manifest "$data/test.jsonl" --format table > "$exp/eval-trained.txt"
-  asr eval --exp "$exp/train" --exp "$exp/exemplars" --out "$exp/blend" \
-    --manifest "$data/test.jsonl" --format table | tee "$exp/eval.txt"
   done_stage 3
 fi
 
-if run_stage 4 "alignment picture of one test file"; then
+if run_stage 4 "weights chosen on $data/valid.jsonl, evaluate on $data/test.jsonl"; then
+  asr pick-weights --exp "$exp/train" --exp "$exp/exemplars" --manifest "$data/valid.jsonl" \
+    --out "$exp/weights.json"
+  weights=$(python3 -c 'import json, sys
+print(" ".join(f"--weight {w}" for w in json.load(open(sys.argv[1]))["weights"]))' \
+    "$exp/weights.json")
+  asr eval --exp "$exp/train" --manifest "$data/test.jsonl" --format table > "$exp/eval-trained.txt"
+  asr eval --exp "$exp/train" --exp "$exp/exemplars" $weights --out "$exp/blend" \
+    --manifest "$data/test.jsonl" --format table | tee "$exp/eval.txt"
+  done_stage 4
+fi
+
+if run_stage 5 "alignment picture of one test file"; then
   utterance=$(first_utterance "$data/test.jsonl")
   asr align --exp "$exp/train" "$utterance" --out "$exp/align.png" --json "$exp/align.json"
-  done_stage 4
+  done_stage 5
 fi
 
 [ -e "$exp/eval.txt" ] && { log "results:"; cat "$exp/eval.txt"; }

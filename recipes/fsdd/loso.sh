@@ -9,7 +9,7 @@
 #                             [--valid-speaker V] [--config FILE] [--logmel-config FILE]
 #                             [--nn1-config FILE] [--eval-speeds 0.9,...,1.1] [--order-seed N]
 #                             [--retrain true|false] [--pretrain-data DIR|none]
-#                             [--pretrain-epochs N]
+#                             [--pretrain-epochs N] [--nn1-priors 10,30,100]
 #
 # --speakers: the held-out speakers, one fold each (any speakers of DIR, which has FSDD's layout).
 # --valid-speaker: V for every fold (default: the speaker after S in DIR's sorted speaker list,
@@ -28,6 +28,9 @@
 # templates are initialized through it. Four training speakers are few: the pretrained G_W has
 # heard 24 more voices. Default: ../shared/data/arabic_speech_commands beside the repository
 # when it is there, else none (no pretraining).
+# --nn1-priors: the weights (frames) of the training prior in the DTW 1-NN's speaker CMVN tried
+# on V, one utterance at a time; the best is the 1-NN's train.prior_frames (a smaller weight
+# lets a lone utterance's own mean count more).
 # Stages, for each held-out speaker S (markers exp/si_S/.done/loso-stageN; a rerun skips what is
 # finished; --stage N reruns stages N..stop-stage whatever their markers):
 #   0  once for all folds (markers in exp/loso/.done/): download FSDD into downloads/ (skipped
@@ -37,7 +40,8 @@
 #      data/si_S/final (train and valid: every speaker but S, test: S)
 #   2  train the MFCC TDNN on select, best epoch on V          -> exp/si_S/select/train/
 #   3  train the log-mel TDNN on select, best epoch on V       -> exp/si_S/select/train_logmel/
-#   4  the DTW 1-NN on select                                   -> exp/si_S/select/dtw1nn/
+#   4  the DTW 1-NN on select, its prior weight chosen on V     -> exp/si_S/select/dtw1nn/,
+#                                                                  dtw1nn_prior.json
 #   5  choose on V (one utterance at a time, --eval-speeds): the experts' weights
 #                                                               -> exp/si_S/select/choice.json
 #   6  the final experts on data/si_S/final (TDNNs retrained for their chosen epochs; with
@@ -66,6 +70,7 @@ order_seed=0
 retrain=true
 pretrain_data=default
 pretrain_epochs=12
+nn1_priors="10,30,100"
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -82,12 +87,14 @@ while [ $# -gt 0 ]; do
     --retrain) need_value "$@"; retrain="$2"; shift 2 ;;
     --pretrain-data) need_value "$@"; pretrain_data="$2"; shift 2 ;;
     --pretrain-epochs) need_value "$@"; pretrain_epochs="$2"; shift 2 ;;
+    --nn1-priors) need_value "$@"; nn1_priors="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) usage_error "unknown option '$1' (see --help)" ;;
   esac
 done
 [ -n "${speakers//,/}" ] || usage_error "--speakers: give at least one speaker"
 [ -n "${eval_speeds//,/}" ] || usage_error "--eval-speeds: give at least one speed (1: none)"
+[ -n "${nn1_priors//,/}" ] || usage_error "--nn1-priors: give at least one weight"
 case "$retrain" in true|false) ;; *) usage_error "--retrain: true or false, not '$retrain'" ;; esac
 case "$order_seed" in ''|*[!0-9]*) usage_error "--order-seed: a non-negative integer" ;; esac
 case "$pretrain_epochs" in ''|0|*[!0-9]*) usage_error "--pretrain-epochs: a positive integer" ;;
@@ -200,8 +207,25 @@ for s in ${speakers//,/ }; do
     done_stage 3
   fi
 
-  if run_stage 4 "DTW 1-NN without $v ($nn1_config)"; then
-    asr train --data "$select" --exp "$exp/select/dtw1nn" --config "$nn1_config"
+  if run_stage 4 "DTW 1-NN without $v ($nn1_config), prior weight chosen on $v"; then
+    best_prior="" best_accuracy=-1
+    for prior in ${nn1_priors//,/ }; do
+      tried=$exp/select/dtw1nn_prior$prior
+      asr train --data "$select" --exp "$tried" --config "$nn1_config" --quiet \
+        "train.prior_frames=$prior"
+      asr eval --exp "$tried" --manifest "$select/valid.jsonl" --strict --out "$tried/valid" \
+        --format json >/dev/null
+      accuracy=$(json_get "$tried/valid/valid-eval.json" accuracy)
+      log "DTW 1-NN, prior weight $prior frames: $accuracy on $v"
+      if python3 -c 'import sys; sys.exit(float(sys.argv[1]) <= float(sys.argv[2]))' \
+          "$accuracy" "$best_accuracy"; then
+        best_prior=$prior best_accuracy=$accuracy
+      fi
+    done
+    asr train --data "$select" --exp "$exp/select/dtw1nn" --config "$nn1_config" --quiet \
+      "train.prior_frames=$best_prior"
+    printf '{"prior_frames": %s, "validation_accuracy": %s, "validation_speaker": "%s"}\n' \
+      "$best_prior" "$best_accuracy" "$v" > "$exp/select/dtw1nn_prior.json"
     done_stage 4
   fi
 
@@ -232,7 +256,8 @@ for s in ${speakers//,/ }; do
           ${init_dir[$system]:+"train.init_encoder=${init_dir[$system]}"} \
           $( [ -e "$final/$system/last.pt" ] && echo --resume )
       done
-      asr train --data "data/si_$s/final" --exp "$final/dtw1nn" --config "$nn1_config"
+      asr train --data "data/si_$s/final" --exp "$final/dtw1nn" --config "$nn1_config" \
+        "train.prior_frames=$(json_get "$exp/select/dtw1nn_prior.json" prior_frames)"
     fi
     done_stage 6
   fi

@@ -48,8 +48,15 @@ def read_result(path):
 
 
 def read_choice(path):
-    """The validation speaker's choices (weights, accuracy), or None."""
-    return json.loads(path.read_text()) if path.is_file() else None
+    """The validation speaker's choices (weights, accuracy; and the DTW 1-NN's prior weight from
+    ``dtw1nn_prior.json`` beside it, as ``nn1_prior_frames``), or None."""
+    if not path.is_file():
+        return None
+    choice = json.loads(path.read_text())
+    prior = path.parent / "dtw1nn_prior.json"
+    if prior.is_file():
+        choice["nn1_prior_frames"] = json.loads(prior.read_text())["prior_frames"]
+    return choice
 
 
 def mean(values):
@@ -127,7 +134,9 @@ def main(argv=None):
         configs[name] = {"path": str(path),
                          "text": path.read_text() if path.is_file() else None}
     weights = "; ".join(
-        f"{s}: {', '.join(f'{w:g}' for w in c['weights'])} (on {c.get('validation_speakers')})"
+        f"{s}: {', '.join(f'{w:g}' for w in c['weights'])} (on {c.get('validation_speakers')}"
+        + (f", 1-NN prior {c['nn1_prior_frames']:g} frames" if "nn1_prior_frames" in c else "")
+        + ")"
         for s, c in choices.items() if c)
     markdown = "\n".join([
         "# FSDD leave-one-speaker-out: test accuracy (%)",
