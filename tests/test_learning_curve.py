@@ -2,6 +2,7 @@
 column is checked against a brute-force 1-NN computed here."""
 
 import json
+from pathlib import Path
 
 import pytest
 import soundfile
@@ -152,3 +153,31 @@ def test_a_finished_run_of_another_config_is_not_reused(tmp_path):
     other = apply_overrides(Config(), ["model.templates_per_word=auto", "model.gamma=5"])
     with pytest.raises(ConfigError, match="model.gamma"):
         _train_or_reuse(tmp_path, run, other, progress=False)
+
+
+def test_curve_with_a_pretrained_tdnn_scores_the_enrollment_path(tmp_path, data_dir):
+    """With train.init_encoder, the curve adds ``enrolled``: templates made from the subset
+    through the pretrained TDNN, nothing trained; the trained run starts from that TDNN too."""
+    from asr.checkpoint import load_recognizer
+
+    source = tmp_path / "source"
+    folder = Path(__file__).resolve().parents[1] / "recipes" / "folder" / "conf" / "default.yaml"
+    result = CliRunner().invoke(main, ["train", "--data", str(data_dir), "--exp", str(source),
+                                       "--config", str(folder), "--quiet", *TINY],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    exp = tmp_path / "curve"
+    args = ["learning-curve", "--data", data_dir, "--exp", exp, "--per-word", "2", "--seeds",
+            "0", *TINY, f"train.init_encoder={source}"]
+    result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((exp / "curve.json").read_text())
+    assert summary["methods"] == ["trained", "dtw1nn", "blend", "enrolled"]
+    assert 0 <= summary["rows"][0]["enrolled_test"] <= 1
+    run = exp / "runs" / "seed0" / "n2"
+    assert json.loads((run / "enrolled" / "results.json").read_text())["epochs"] == 0
+    pretrained, _ = load_recognizer(source, "best")
+    enrolled, _ = load_recognizer(run / "enrolled", "best")
+    for key, value in pretrained.encoder.state_dict().items():
+        torch.testing.assert_close(enrolled.encoder.state_dict()[key], value)
+    assert "enrolled" in (exp / "curve.md").read_text().splitlines()[0]

@@ -24,8 +24,11 @@ front end's own per-utterance normalization; a config with speaker CMVN is refus
   ``model.gamma > 0`` the soft minimum over warping paths and exemplars), as
   ``recipes/folder/run.sh`` scores it;
 
-- any scorer registered in :data:`EXTRA_SCORERS` (the hook for enrollment: templates made from
-  the subset's recordings through a front end trained on other data).
+- ``enrolled`` (only with ``train.init_encoder``, a TDNN trained on other data): the
+  enrollment path, nothing trained on the subset: the pretrained G_W and templates initialized
+  from the subset's recordings through it (the medoids of ``train.epochs=0``), as
+  ``asr enroll`` makes a new word's;
+- any scorer registered in :data:`EXTRA_SCORERS`.
 
 Runs that finished before (``runs/seed<s>/n<k>/*/results.json``, their scores in
 ``runs/seed<s>/n<k>/point.json``) are reused, so an interrupted curve resumes where it stopped;
@@ -50,7 +53,7 @@ from asr.training.auto import first_difference
 # name -> f(subset_dir, run_dir, config) -> {"valid": energies [B, W], "test": energies [B, W]}
 # (both in the vocabulary order of the subset's words); each is scored like "dtw1nn".
 EXTRA_SCORERS: dict[str, Callable] = {}
-METHODS = ("trained", "dtw1nn", "blend")
+METHODS = ("trained", "dtw1nn", "blend", "enrolled")
 
 
 def nested_order(utterances: Sequence, seed: int) -> dict[str, list]:
@@ -184,6 +187,9 @@ def _score_point(subset_dir: Path, run: Path, base: Config, seed: int, progress:
     runs = {"trained": trained_cfg, "dtw1nn": exemplar_config(base, plain=True)}
     if base.model.gamma or base.model.template_gamma:  # the recipe's exemplars: soft-min DTW
         runs["exemplars"] = exemplar_config(base, plain=False)
+    if base.train.init_encoder and base.model.kind == "tdnn":  # enrollment: nothing trained
+        runs["enrolled"] = copy.deepcopy(trained_cfg)
+        runs["enrolled"].train.epochs = 0
     energies, seconds = {}, {}
     finished = run / "point.json"
     if finished.is_file():  # scored before: the runs only checked for their configs
@@ -298,7 +304,8 @@ def plot_curve(path, summary: dict, title: str | None = None):
     ax = fig.add_subplot()
     x = [row["count"] for row in summary["rows"]]
     labels = {"trained": "trained (TDNN + templates)", "dtw1nn": "DTW 1-NN (exemplars)",
-              "blend": "trained x exemplars (product of experts)"}
+              "blend": "trained x exemplars (product of experts)",
+              "enrolled": "enrolled: templates through a pretrained TDNN, nothing trained"}
     for m in summary["methods"]:
         y = np.array([100 * row[f"{m}_test"] for row in summary["rows"]])
         s = np.array([100 * row[f"{m}_test_std"] for row in summary["rows"]])
