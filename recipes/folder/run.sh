@@ -3,7 +3,7 @@
 #
 #   bash recipes/folder/run.sh DATA_DIR [--stage N] [--stop-stage N] [--speaker-regex R]
 #                              [--test-speakers a,b] [--test-fraction F] [--config FILE] [--tag NAME]
-#                              [--pretrain-data DIR] [--pretrain-epochs N]
+#                              [--pretrain-data DIR|none] [--pretrain-epochs N]
 #
 # The speaker of a file is read from its name with --speaker-regex (default: the text before the
 # first '_'); test speakers never appear in train or valid.
@@ -13,6 +13,8 @@
 # (train.init_encoder). With a few dozen recordings per word, a G_W that has heard many voices
 # generalizes to new speakers far better than one learned from the corpus alone. Speakers of DIR
 # with the name of a test speaker of DATA_DIR are left out (the same corpus split in two).
+# Default: ../shared/data/arabic_speech_commands beside the repository when it is there (40
+# words, 24 speakers), else none; --pretrain-data none trains from random weights.
 # Stages (markers in $exp/.done/ make a rerun skip finished stages; nothing is deleted):
 #   1  prepare manifests                     -> data/$tag/*.jsonl
 #   2  pretrain on --pretrain-data (if given) -> exp/$tag/pretrain/
@@ -32,7 +34,7 @@ data_dir=""
 prepare_args=()
 config=""
 tag=""
-pretrain_data=""
+pretrain_data=default
 pretrain_epochs=12
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -51,7 +53,15 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$data_dir" ] || usage_error "DATA_DIR is required (see --help)"
 data_dir=$(abs_dir "$data_dir" DATA_DIR)
-[ -z "$pretrain_data" ] || pretrain_data=$(abs_dir "$pretrain_data" --pretrain-data)
+if [ "$pretrain_data" = default ]; then
+  pretrain_data=""
+  shared=$here/../../../shared/data/arabic_speech_commands
+  [ -d "$shared" ] && pretrain_data=$(cd "$shared" && pwd)
+elif [ "$pretrain_data" = none ]; then
+  pretrain_data=""
+else
+  pretrain_data=$(abs_dir "$pretrain_data" --pretrain-data)
+fi
 case "$pretrain_epochs" in ''|0|*[!0-9]*) usage_error "--pretrain-epochs: a positive integer" ;;
 esac
 from_caller config
