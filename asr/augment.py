@@ -42,6 +42,13 @@ class Augmenter:
         Standard deviation of additive Gaussian noise on the features.
     crop : int
         Drop up to this many frames at each end (:func:`random_crop`).
+    channel : float
+        Standard deviation :math:`\\sigma_c` of a channel offset: one draw
+        :math:`c \\sim \\mathcal N(0, \\sigma_c^2 I)` per utterance, added to every frame's static
+        coefficients, :math:`x_t \\leftarrow x_t + c` (deltas unchanged). A microphone's or a
+        room's frequency response, or a speaker's mean spectrum, shifts log-mel and cepstral
+        frames by about such a constant; what normalization from one utterance and a prior does
+        not remove of it, the model learns to ignore.
     fill : Tensor [D], optional
         The value a masked feature takes: the mean the model subtracts when it standardizes its
         input (``Recognizer.input_mean`` under ``model.input_norm="global"``); default 0, the
@@ -49,7 +56,7 @@ class Augmenter:
     """
 
     def __init__(self, frontend, vtlp=0.0, time_masks=0, time_width=0, freq_masks=0,
-                 freq_width=0, noise=0.0, crop=0, fill=None):
+                 freq_width=0, noise=0.0, crop=0, fill=None, channel=0.0):
         self.blocks = int(getattr(frontend, "deltas", 0)) + 1
         self.static = frontend.dim // self.blocks
         self.vtlp = float(vtlp) if frontend.kind == "logmel" else 0.0
@@ -57,6 +64,7 @@ class Augmenter:
         self.freq_masks, self.freq_width = int(freq_masks), int(freq_width)
         self.noise = float(noise)
         self.crop = int(crop)
+        self.channel = float(channel)
         self.fill = None if fill is None else torch.as_tensor(fill, dtype=torch.float32)
         self._mel = None
         if self.vtlp > 0:
@@ -73,13 +81,18 @@ class Augmenter:
     def active(self) -> bool:
         """Whether any augmentation is switched on."""
         return bool(self.vtlp > 0 or self.crop > 0 or (self.time_masks and self.time_width)
-                    or (self.freq_masks and self.freq_width) or self.noise > 0)
+                    or (self.freq_masks and self.freq_width) or self.noise > 0
+                    or self.channel > 0)
 
     def __call__(self, features: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
         """Return an augmented copy of ``features`` [T, D] (the input is never modified)."""
         x = features
         if self.crop > 0:
             x = random_crop(x, rng, self.crop)
+        if self.channel > 0:
+            offset = np.zeros(x.shape[1], dtype=np.float32)
+            offset[:self.static] = rng.standard_normal(self.static) * self.channel
+            x = x + torch.from_numpy(offset)
         if self.vtlp > 0:
             x = warp_bands(x, self._band_positions(rng.uniform(1 - self.vtlp, 1 + self.vtlp)),
                            self.blocks)

@@ -136,7 +136,9 @@ class TrainConfig:
     :math:`[1 - \\text{vtlp}, 1 + \\text{vtlp}]` (log-mel front ends only), and SpecAugment-style
     masks (``spec_time_masks`` of up to ``spec_time_width`` frames, ``spec_freq_masks`` of up to
     ``spec_freq_width`` feature channels) and Gaussian ``feature_noise`` are applied, after up
-    to ``crop_frames`` frames are dropped at each end. With probability ``noise_prob`` an
+    to ``crop_frames`` frames are dropped at each end and a random channel offset (standard
+    deviation ``channel_offset``, one draw per utterance, on the static coefficients of the
+    normalized features: :class:`asr.augment.Augmenter`) is added. With probability ``noise_prob`` an
     utterance is instead recomputed from its waveform with coloured noise at an SNR drawn in
     ``noise_snr`` (dB).
 
@@ -181,6 +183,7 @@ class TrainConfig:
     spec_freq_masks: int = 2
     spec_freq_width: int = 4
     feature_noise: float = 0.0
+    channel_offset: float = 0.0
     crop_frames: int = 0
     noise_prob: float = 0.0
     noise_snr: list[float] = field(default_factory=lambda: [5.0, 25.0])
@@ -208,6 +211,7 @@ class TrainConfig:
         _check_range("train.grad_clip", self.grad_clip, low=0.0)
         _check_range("train.vtlp", self.vtlp, low=0.0, high=0.5)
         _check_range("train.feature_noise", self.feature_noise, low=0.0)
+        _check_range("train.channel_offset", self.channel_offset, low=0.0)
         _check_range("train.noise_prob", self.noise_prob, low=0.0, high=1.0)
         if len(self.noise_snr) != 2 or self.noise_snr[0] > self.noise_snr[1]:
             raise ConfigError(f"train.noise_snr: needs [low, high] in dB, got {self.noise_snr}")

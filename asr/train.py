@@ -182,7 +182,7 @@ def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time
     fill = recognizer.input_mean.detach().clone() if mc.input_norm == "global" else None
     augmenter = Augmenter(config.frontend, tc.vtlp, tc.spec_time_masks, tc.spec_time_width,
                           tc.spec_freq_masks, tc.spec_freq_width, tc.feature_noise,
-                          tc.crop_frames, fill)
+                          tc.crop_frames, fill, tc.channel_offset)
     noisy = None
     if trainable and tc.noise_prob > 0:
         means = None

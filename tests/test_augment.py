@@ -66,6 +66,22 @@ def test_augmenter_is_seeded_and_keeps_shapes(kind):
     assert not Augmenter(cfg).active
 
 
+def test_channel_offset_is_one_constant_per_utterance_on_the_static_coefficients():
+    """train.channel_offset: every frame of an utterance moves by the same vector, drawn per
+    utterance with the given standard deviation; the deltas (a constant's slope: 0) stay."""
+    cfg = FrontendConfig(sample_rate=8000, kind="mfcc", n_mfcc=13, deltas=2)
+    aug = Augmenter(cfg, channel=0.5)
+    assert aug.active
+    x = torch.randn(40, cfg.dim)
+    rng = np.random.default_rng(0)
+    draws = torch.stack([aug(x, rng) - x for _ in range(400)])        # [draw, T, D]
+    assert torch.allclose(draws, draws[:, :1].expand_as(draws), atol=1e-6)  # same each frame
+    assert torch.equal(draws[:, :, 13:], torch.zeros_like(draws[:, :, 13:]))
+    std = draws[:, 0, :13].std(dim=0)
+    assert torch.allclose(std, torch.full((13,), 0.5), atol=0.06)
+    assert not torch.equal(draws[0], draws[1])                           # a new one per draw
+
+
 def test_masks_land_on_the_mean_after_global_standardization(fsdd_dir):
     """With model.input_norm=global the model standardizes raw MFCCs; a mask must write the
     training mean (0 after standardization), not raw 0 (c0 would become about -8 sigma)."""
