@@ -139,8 +139,8 @@ class TrainConfig:
     to ``crop_frames`` frames are dropped at each end and a random channel offset (standard
     deviation ``channel_offset``, one draw per utterance, on the static coefficients of the
     normalized features: :class:`asr.augment.Augmenter`) is added. With probability
-    ``noise_prob`` an utterance is instead recomputed from its waveform with coloured noise at an SNR drawn in
-    ``noise_snr`` (dB).
+    ``noise_prob`` an utterance is instead recomputed from its waveform with coloured noise at
+    an SNR drawn in ``noise_snr`` (dB).
 
     With speaker CMVN (``frontend.cmvn="speaker"``), ``online_history`` chooses what the model
     is trained for. ``None``: batch speaker CMVN (the speaker's mean over all of his training
