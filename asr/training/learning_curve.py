@@ -137,7 +137,7 @@ def learning_curve(data_dir, exp_dir, counts: Sequence[int], seeds: Sequence[int
             points.append(point)
             log(f"[learning-curve] {done}/{total} seed {seed}, {count} per "
                 f"{'speaker and ' if per_speaker else ''}word ({len(subset)} recordings): "
-                + ", ".join(f"{m} {100 * point[m]['test']:.1f}%" for m in _methods(point))
+                + ", ".join(f"{m} {100 * point[m]['test']:.1f}%" for m in _methods([point]))
                 + f"; {time.time() - start:.0f}s so far")
             # the table so far (``"complete": false`` until the last point), so that a long
             # curve can be read, or stopped and resumed, at any time
@@ -252,12 +252,14 @@ def _energies(run_dir: Path, manifest: Path, cache_dir: str):
     return energies, labels
 
 
-def _methods(point: dict) -> list[str]:
-    return [m for m in (*METHODS, *EXTRA_SCORERS) if m in point]
+def _methods(points: Sequence[dict]) -> list[str]:
+    """The methods every point was scored with (a point scored before a method was added
+    lacks it until its ``point.json`` is removed and the curve rerun)."""
+    return [m for m in (*METHODS, *EXTRA_SCORERS) if all(m in p for p in points)]
 
 
 def _summarize(points, counts, seeds, per_speaker, data_dir, seconds) -> dict:
-    methods = _methods(points[0]) if points else list(METHODS)
+    methods = _methods(points) if points else list(METHODS)
     rows = []
     for count in counts:
         mine = [p for p in points if p["count"] == count]
