@@ -7,6 +7,25 @@ DTW (``medoids``), optionally refined by DTW barycenter averaging (``dba``). Wit
 (the default) every example is a template. The TDNN and the other words' templates are left
 as they are, so every other word's energy is unchanged.
 
+The examples are normalized as a strict recognition normalizes a test utterance (speaker CMVN
+from the training prior and the example itself, ``normalize="each"``, the default): on FSDD
+(``recipes/fsdd/enroll.sh``, words 7, 8, 9 enrolled from 3 recordings of george, chosen on
+held-out lucas) this gave 89.6% over the ten digits against 86.8% with the examples pooled as
+one speaker without the prior (the former behaviour).
+
+The number of templates counts: the energy is a soft minimum over a word's templates,
+
+.. math::
+    E(W, y, X) = -\gamma_T \log \sum_{k=1}^{K_y} e^{-D_k / \gamma_T}
+    \;\ge\; \min_k D_k - \gamma_T \log K_y ,
+
+with equality when the :math:`K_y` distances are equal: near-duplicate templates (one voice,
+or speed-perturbed copies of one example, ``speeds``) lower the word's energy by up to
+:math:`\gamma_T \log K_y`, while a trained word's templates, spread over speakers, gain less.
+On lucas, 9 candidates (3 examples at speeds 0.9, 1, 1.1) made every utterance a new word
+(29.6%), 4 medoids of them 69.6%, a log-mean-exp (count-fair) soft minimum 71.8%; so
+``speeds`` defaults to (1,) and :math:`K` to the number of examples.
+
 Tuning (optional): only the new templates :math:`T_{y,k}` are trained, by gradient descent on the
 model's own loss :math:`\ell(E(W, \cdot, X), Y)`, over the examples of :math:`y` (label :math:`y`)
 and the other words' templates taken as pseudo-utterances in G_W's output space (labelled by

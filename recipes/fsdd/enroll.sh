@@ -170,6 +170,10 @@ fi
 systems=(all enrolled dtw1nn qbe)
 if run_stage 6 "score on $test_speakers, one utterance at a time"; then
   for system in "${systems[@]}"; do
+    # a system scored before (an interrupted stage) is kept unless --stage forces a rerun
+    if [ "$forced" -eq 0 ] && [ -e "$exp/score/$system/eval.json" ]; then
+      log "$system: scored before ($exp/score/$system/eval.json)"; continue
+    fi
     asr eval --exp "$exp/$system" --manifest "$data/all/test.jsonl" --strict --jobs 1 \
       --out "$exp/score/$system" --format json > /dev/null
   done
