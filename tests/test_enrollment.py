@@ -92,3 +92,19 @@ def test_enroll_bad_input(exp, fsdd_dir, tmp_path):
     assert not (exp / "best.pt.bak").exists()
     (exp / "best.pt").write_bytes(b"garbage")
     assert_one_line_error(invoke("forget", "--exp", exp, "--word", "0"), "best.pt")
+
+
+def test_speed_perturbed_candidates(tiny_spotter, fsdd_dir):
+    from asr.enrollment import example_encodings
+    from asr.errors import AsrError
+
+    rec, config = load_recognizer(tiny_spotter)
+    encodings = example_encodings(rec, config, _examples(fsdd_dir, "5"), speeds=(0.9, 1.0, 1.1))
+    assert len(encodings) == 9  # example-major: each example at 0.9, 1, 1.1
+    assert encodings[0].shape[0] > encodings[2].shape[0]  # the slower copy is the longer
+    grown = add_word(rec, "5", encodings, templates=4)
+    assert len(grown.templates_of("5")) == 4
+    with pytest.raises(AsrError, match="candidate templates"):
+        add_word(rec, "5", encodings, templates=10)
+    with pytest.raises(AsrError, match="normalize"):
+        example_encodings(rec, config, _examples(fsdd_dir, "5"), normalize="mean")

@@ -73,15 +73,18 @@ def backup(path: Path) -> None:
 
 
 def enroll(exp_dir, word: str, paths, templates: int | None = None, init: str | None = None,
-           tune_seconds: float = 0.0) -> dict:
+           tune_seconds: float = 0.0, speeds=(1.0,), normalize: str = "each") -> dict:
     """Add ``word`` from example files to every checkpoint of ``exp_dir`` (see
-    :func:`asr.enrollment.vocabulary.add_word`); returns a summary dict."""
+    :func:`asr.enrollment.vocabulary.example_encodings` for ``speeds`` and ``normalize``,
+    :func:`asr.enrollment.vocabulary.add_word` for ``templates`` and ``init``); returns a
+    summary dict."""
     from asr.enrollment.vocabulary import add_word, example_encodings, tune_templates
 
     summary = {"word": word, "examples": [str(p) for p in paths]}
 
     def change(recognizer, config, payload):
-        encodings = example_encodings(recognizer, config, paths)
+        encodings = example_encodings(recognizer, config, paths, speeds=speeds,
+                                      normalize=normalize)
         new = add_word(recognizer, word, encodings, templates=templates, init=init)
         summary["templates"] = len(new.templates_of(word))
         summary["vocabulary"] = list(new.words)
@@ -91,7 +94,8 @@ def enroll(exp_dir, word: str, paths, templates: int | None = None, init: str | 
         return new
 
     record = {"action": "enroll", "word": word, "examples": [str(p) for p in paths],
-              "tune_seconds": float(tune_seconds)}
+              "tune_seconds": float(tune_seconds), "speeds": [float(s) for s in speeds],
+              "normalize": normalize, "templates": templates, "init": init}
     summary["checkpoints"] = [str(p) for p in edit_experiment(exp_dir, change, record)]
     return summary
 
@@ -135,12 +139,14 @@ def new_qbe_experiment(exp_dir, like, word: str, paths) -> dict:
     probe = Recognizer([word], source.input_dim, model, [1], [0])
     probe.input_mean.copy_(source.input_mean)
     probe.input_std.copy_(source.input_std)
+    probe.feature_prior = getattr(source, "feature_prior", None)
     encodings = example_encodings(probe, config, paths)
     rec = Recognizer([word], source.input_dim, model, [len(e) for e in encodings],
                      [0] * len(encodings))
     rec.input_mean.copy_(source.input_mean)
     rec.input_std.copy_(source.input_std)
     rec.set_templates(encodings)
+    rec.feature_prior = probe.feature_prior
     payload = recognizer_payload(rec, config)
     payload["vocabulary_changes"] = [{"action": "enroll", "word": word, "qbe_from": str(like),
                                       "examples": [str(p) for p in paths]}]

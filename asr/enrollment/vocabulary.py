@@ -7,6 +7,25 @@ DTW (``medoids``), optionally refined by DTW barycenter averaging (``dba``). Wit
 (the default) every example is a template. The TDNN and the other words' templates are left
 as they are, so every other word's energy is unchanged.
 
+The examples are normalized as a strict recognition normalizes a test utterance (speaker CMVN
+from the training prior and the example itself, ``normalize="each"``, the default): on FSDD
+(``recipes/fsdd/enroll.sh``, words 7, 8, 9 enrolled from 3 recordings of george, chosen on
+held-out lucas) this gave 89.6% over the ten digits against 86.8% with the examples pooled as
+one speaker without the prior (the former behaviour).
+
+The number of templates counts: the energy is a soft minimum over a word's templates,
+
+.. math::
+    E(W, y, X) = -\gamma_T \log \sum_{k=1}^{K_y} e^{-D_k / \gamma_T}
+    \;\ge\; \min_k D_k - \gamma_T \log K_y ,
+
+with equality when the :math:`K_y` distances are equal: near-duplicate templates (one voice,
+or speed-perturbed copies of one example, ``speeds``) lower the word's energy by up to
+:math:`\gamma_T \log K_y`, while a trained word's templates, spread over speakers, gain less.
+On lucas, 9 candidates (3 examples at speeds 0.9, 1, 1.1) made every utterance a new word
+(29.6%), 4 medoids of them 69.6%, a log-mean-exp (count-fair) soft minimum 71.8%; so
+``speeds`` defaults to (1,) and :math:`K` to the number of examples.
+
 Tuning (optional): only the new templates :math:`T_{y,k}` are trained, by gradient descent on the
 model's own loss :math:`\ell(E(W, \cdot, X), Y)`, over the examples of :math:`y` (label :math:`y`)
 and the other words' templates taken as pseudo-utterances in G_W's output space (labelled by
@@ -23,17 +42,40 @@ import torch
 from asr.errors import AsrError, DataError
 
 MAX_EXAMPLES = 5
+NORMALIZE = ("each", "together")
 
 
-def example_encodings(recognizer, config, paths: Sequence) -> list[torch.Tensor]:
-    """G_W of each example file [T'_i, d] (the experiment's front end; speaker CMVN, if the
-    model uses it, takes the examples as one speaker's)."""
-    from asr.features import extract_features, finish_cmvn
+def example_encodings(recognizer, config, paths: Sequence, speeds: Sequence[float] = (1.0,),
+                      normalize: str = "each") -> list[torch.Tensor]:
+    r"""G_W of each example file at each speed [T'_i, d]: ``len(paths) * len(speeds)``
+    candidate templates, example-major (every speed of the first file, then of the second...).
+
+    ``speeds``: speed-perturbed copies of each example (:func:`asr.features.speed_perturb`:
+    tempo and pitch times :math:`s`), so that a word heard from one voice at one rate gets
+    templates for faster and slower renditions and other vocal-tract lengths too.
+
+    ``normalize`` (models with speaker CMVN only; other front ends normalize each utterance by
+    itself): ``"each"`` normalizes every copy as a strict recognition normalizes a test
+    utterance, from the experiment's training prior (:math:`\mu_0`, weight :math:`\tau`
+    frames; :func:`asr.inference.cmvn_prior`) and its own frames,
+    :math:`\mu = (\tau \mu_0 + \sum_t x_t) / (\tau + T)`, so templates and test utterances
+    are normalized alike; ``"together"`` takes the examples of one speed as one speaker's
+    (the same formula over their frames pooled) -- few utterances of a single word, whose mean
+    is the word's rather than the voice's.
+    """
+    from asr.features import finish_cmvn, raw_features
+    from asr.inference import cmvn_prior
 
     if not 1 <= len(paths) <= MAX_EXAMPLES:
         raise DataError(f"enrollment needs 1 to {MAX_EXAMPLES} example files, got {len(paths)}")
-    features = [extract_features(p, config.frontend) for p in paths]
-    features = finish_cmvn(features, ["speaker"] * len(features), config.frontend)
+    if normalize not in NORMALIZE:
+        raise AsrError(f"normalize must be one of {', '.join(NORMALIZE)}, not {normalize!r}")
+    speeds = [float(s) for s in speeds] or [1.0]
+    copies = [(i, s) for i in range(len(paths)) for s in speeds]
+    features = [raw_features(paths[i], config.frontend, speed=s) for i, s in copies]
+    speakers = ([f"{i}@{s}" for i, s in copies] if normalize == "each"
+                else [f"@{s}" for _, s in copies])
+    features = finish_cmvn(features, speakers, config.frontend, prior=cmvn_prior(recognizer))
     with torch.no_grad():
         return [e.detach().clone() for e in recognizer.encode(features)]
 
@@ -63,8 +105,8 @@ def add_word(recognizer, word: str, encodings: Sequence[torch.Tensor], templates
         raise AsrError(f"word {word!r} is already in the vocabulary (asr forget it first)")
     k = len(encodings) if templates is None else int(templates)
     if not 1 <= k <= len(encodings):
-        raise AsrError(f"--templates must be between 1 and the number of examples "
-                       f"({len(encodings)}), got {k}")
+        raise AsrError(f"--templates must be between 1 and the number of candidate templates "
+                       f"(examples times speeds: {len(encodings)}), got {k}")
     init = init or recognizer.config.template_init
     options = recognizer.dtw_options
     chosen = []
@@ -110,6 +152,7 @@ def _rebuild(recognizer, words, templates, template_word, template_speaker):
     missing, unexpected = new.load_state_dict(state, strict=False)
     assert not unexpected and set(missing) <= {"template_frames", "template_word"}
     new.set_templates(templates)
+    new.feature_prior = getattr(recognizer, "feature_prior", None)
     return new.eval()
 
 
