@@ -101,7 +101,8 @@ def _run(recognizer, config, path, words, thresholds, plot, block, score_norm="n
               type=click.Path(exists=True, file_okay=False))
 @click.argument("negatives", nargs=-1, required=True)
 @click.option("--false-alarms-per-hour", "rate", type=click.FloatRange(0), default=5.0,
-              show_default=True, help="Target false-alarm rate of every word.")
+              show_default=True,
+              help="Target false-alarm rate, all words together (each word: RATE / words).")
 @click.option("--which", type=click.Choice(["best", "last"]), default="best", show_default=True)
 @click.option("--block", type=click.IntRange(1), default=4, show_default=True,
               help="Feature frames per step of the engine (as asr spot --block).")

@@ -2,17 +2,19 @@ r"""Per-word thresholds for a target false-alarm rate, from audio without keywor
 
 Every negative recording is spotted with no threshold and suppression within each word only,
 so that each word's candidate hits :math:`s_{w,1} \le s_{w,2} \le \dots` on :math:`H` hours of
-negatives are its would-be false alarms. For a rate of :math:`R` false alarms per hour the
-threshold is
+negatives are its would-be false alarms. For a rate of :math:`R` false alarms per hour *in
+all* (every word's together), shared equally by the :math:`W` words, the threshold is
 
-.. math:: \theta_w = s_{w,(k+1)}, \qquad k = \lfloor R H \rfloor,
+.. math:: \theta_w = s_{w,(k+1)}, \qquad k = \lfloor R H / W \rfloor,
 
-so that exactly :math:`k` negative candidates score below it (a hit needs
+so that exactly :math:`k` negative candidates of each word score below it (a hit needs
 :math:`s < \theta_w`); :math:`\theta_w = +\infty` when there are no more than :math:`k`
-candidates. The lowest candidate scores and :math:`H` are stored in the checkpoint
-(``spotting``), so ``asr spot --false-alarms-per-hour R`` derives thresholds for any other rate.
-The scores are those of one score normalization (:mod:`asr.spotting.engine`), stored with them
-(``score_norm``) so that ``asr spot`` and ``asr listen`` use the same.
+candidates. Per-word thresholds also make the words' scores comparable: a threshold is the
+score at which a word starts to false-alarm, whatever its typical score. The lowest candidate
+scores and :math:`H` are stored in the checkpoint (``spotting``), so ``asr spot
+--false-alarms-per-hour R`` derives thresholds for any other rate. The scores are those of one
+score normalization (:mod:`asr.spotting.engine`), stored with them (``score_norm``) so that
+``asr spot`` and ``asr listen`` use the same.
 """
 
 from __future__ import annotations
@@ -63,10 +65,11 @@ def negative_scores(recognizer, frontend, sources, words=None, **options) -> tup
 
 
 def thresholds_for_rate(scores: dict, hours: float, rate: float) -> dict:
-    """:math:`\\theta_w` for ``rate`` false alarms per hour (see the module docstring)."""
+    """:math:`\\theta_w` for ``rate`` false alarms per hour in all, ``rate / W`` per word
+    (see the module docstring)."""
     if hours <= 0:
         raise AsrError("calibration needs negative audio of non-zero duration")
-    k = int(math.floor(rate * hours + 1e-9))
+    k = int(math.floor(rate * hours / max(len(scores), 1) + 1e-9))
     return {w: (float(s[k]) if k < len(s) else math.inf) for w, s in scores.items()}
 
 
