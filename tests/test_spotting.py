@@ -217,7 +217,8 @@ def test_competitor_normalization_and_filler_classes(tiny_spotter, stream, fsdd_
     assert keywords_of(filled.words) == list(SPOT_WORDS)
     spotter, _, with_filler = _recorded(filled, config.frontend, wave, score_norm="competitor")
     assert spotter.words == list(SPOT_WORDS) and "<filler>" in spotter.scored_words
-    assert (with_filler[ok] >= comp - 1e-9).all() and (with_filler[ok] > comp + 1e-6).any()
+    # (float32 costs: another template set rounds the matrix products differently)
+    assert (with_filler[ok] >= comp - 1e-5).all() and (with_filler[ok] > comp + 1e-3).any()
     hits = invoke("spot", "--exp", exp, stream.with_suffix(".wav"), "--threshold", "inf",
                   "--format", "json", "--score-norm", "competitor")
     assert hits.exit_code == 0, hits.output
