@@ -49,4 +49,5 @@ def test_prepare_with_fillers_for_spotting(fsdd_dir, tmp_path):
     assert_one_line_error(invoke("prepare", "with-fillers", keywords, "--fillers", others,
                                  "--out", tmp_path / "x", "--train", 18, "--valid", 5), "20")
     assert_one_line_error(invoke("prepare", "with-fillers", out, "--fillers", others,
-                                 "--out", tmp_path / "y", "--train", 2), "<filler>")
+                                 "--out", tmp_path / "y", "--train", 2, "--valid", 0),
+                          "<filler>")
