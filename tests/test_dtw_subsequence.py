@@ -130,6 +130,21 @@ def test_blocks_give_the_same_numbers_as_one_call(step):
     np.testing.assert_array_equal(np.concatenate([p[1] for p in parts]), whole[1])
 
 
+@pytest.mark.parametrize("step", ["symmetric2", "itakura"])
+def test_earliest_start_bounds_every_later_match(step):
+    """No match reported after a push starts before the ``earliest_start`` of that moment, and
+    the bound moves on with the stream (so a spotter may forget what lies before it)."""
+    rng = np.random.default_rng(5)
+    lengths = [3, 6, 2]
+    matcher, bounds = SubsequenceMatcher(lengths, step), []
+    for _ in range(40):
+        _, start = matcher.push(rng.random((5, sum(lengths))))
+        for bound in bounds:
+            assert start.min() >= bound
+        bounds.append(matcher.earliest_start())
+    assert bounds[-1] > 150 and bounds == sorted(bounds)
+
+
 def test_bad_input():
     with pytest.raises(DtwInputError, match="at least one template"):
         SubsequenceMatcher([])

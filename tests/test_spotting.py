@@ -15,7 +15,8 @@ from conftest import SPOT_WORDS
 from asr.checkpoint import load_recognizer
 from asr.cli import main
 from asr.corpora import Utterance, write_manifest
-from asr.spotting.engine import Spotter, spot_file
+from asr.dtw import SubsequenceMatcher
+from asr.spotting.engine import Spotter, is_filler, keywords_of, spot_file
 from asr.spotting.scoring import score_hits
 from asr.spotting.streams import read_references
 
@@ -101,7 +102,10 @@ def test_calibrate_then_spot_uses_the_thresholds(tiny_spotter, stream, tmp_path)
     wav = stream.with_suffix(".wav")
     assert_one_line_error(invoke("spot", "--exp", exp, wav), "asr calibrate")
     result = invoke("calibrate", "--exp", exp, wav, "--false-alarms-per-hour", 0, "--block", 64)
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0 and "background scores" in result.output, result.output
+    # the thresholds hold for the normalization they were set on, not another one
+    assert_one_line_error(invoke("spot", "--exp", exp, wav, "--score-norm", "none"),
+                          "asr calibrate --score-norm none")
     # at 0 false alarms per hour on the stream itself, nothing scores below the thresholds
     result = invoke("spot", "--exp", exp, wav, "--format", "json", "--block", 64)
     assert result.exit_code == 0 and result.output.strip() == "", result.output
@@ -132,7 +136,7 @@ def test_stdin_streaming_equals_file_spotting(tiny_spotter, stream, tmp_path):
 def test_hits_come_out_when_decided(tiny_spotter, stream):
     rec, config = load_recognizer(tiny_spotter)
     wave = soundfile.read(stream.with_suffix(".wav"), dtype="float32")[0]
-    spotter = Spotter(rec, config.frontend, thresholds=float("inf"))
+    spotter = Spotter(rec, config.frontend, thresholds=float("inf"), score_norm="background")
     chunk, seen = 160, 0
     for start in range(0, len(wave), chunk):
         seen += len(wave[start:start + chunk])
@@ -143,6 +147,82 @@ def test_hits_come_out_when_decided(tiny_spotter, stream):
     # bounded memory: the buffers hold a few blocks, not the stream
     assert len(spotter.features.samples) < 2000 and len(spotter.encoder.frames) < 100
     assert len(spotter.history) <= 2 * spotter.window + 2
+    assert len(spotter.bg_cumsum) < 200
+
+
+def _recorded(rec, frontend, wave, **options):
+    """A spotter run over ``wave`` with every frame's word scores kept, and the local cost
+    matrices it computed (all frames of all the templates it scores)."""
+    spotter = Spotter(rec, frontend, thresholds=float("inf"), record=True, block=16, **options)
+    costs, compute = [], spotter._costs
+
+    def keep(y):
+        costs.append(compute(y))
+        return costs[-1]
+
+    spotter._costs = keep
+    spotter.push(wave)
+    spotter.flush()
+    return spotter, np.concatenate(costs), np.concatenate(spotter.tracks)
+
+
+def test_background_normalization_is_the_mean_best_frame_cost_over_the_match(tiny_spotter,
+                                                                             stream):
+    """``background``: each template's match over [s, t] minus the mean over s..t of the
+    closest template frame's cost, then the best template per word; recomputed here from the
+    whole stream's costs in one piece (the engine works in blocks and forgets old frames)."""
+    rec, config = load_recognizer(tiny_spotter)
+    wave = soundfile.read(stream.with_suffix(".wav"), dtype="float32")[0]
+    spotter, cost, tracks = _recorded(rec, config.frontend, wave, score_norm="background")
+    lengths = [int(rec.template_lengths[t]) for t in spotter.template_ids]
+    score, start = SubsequenceMatcher(lengths, step="itakura").push(cost)
+    g = np.concatenate([[0.0], np.cumsum(cost.min(axis=1))])
+    t = np.arange(len(cost))[:, None]
+    norm = score - (g[t + 1] - g[start]) / (t - start + 1)
+    expected = np.stack([norm[:, spotter.template_word == w].min(axis=1)
+                         for w in range(len(spotter.words))], axis=1)
+    finite = np.isfinite(expected)
+    assert finite.mean() > 0.9
+    np.testing.assert_allclose(tracks[finite], expected[finite], rtol=1e-9, atol=1e-9)
+    # a likelihood ratio against the unconstrained path: never negative (Itakura), and below
+    # the raw score
+    assert tracks[finite].min() >= -1e-9
+    _, _, raw = _recorded(rec, config.frontend, wave, score_norm="none")
+    assert (tracks[finite] <= raw[finite] + 1e-9).all()
+    assert len(spotter.bg_cumsum) < 200  # the running sums are forgotten as the stream goes
+
+
+def test_competitor_normalization_and_filler_classes(tiny_spotter, stream, fsdd_dir, tmp_path):
+    """``competitor``: a word's score minus the best other word's at the same frame. A filler
+    class (``<...>``, here enrolled from other digits) is never spotted by default but
+    competes: it can only raise the other words' normalized scores."""
+    rec, config = load_recognizer(tiny_spotter)
+    wave = soundfile.read(stream.with_suffix(".wav"), dtype="float32")[0]
+    _, _, raw = _recorded(rec, config.frontend, wave, score_norm="none")
+    _, _, comp = _recorded(rec, config.frontend, wave, score_norm="competitor")
+    ok = np.isfinite(raw).all(axis=1)
+    raw, comp = raw[ok], comp[ok]
+    for w in range(raw.shape[1]):
+        others = np.delete(raw, w, axis=1).min(axis=1)
+        np.testing.assert_allclose(comp[:, w], raw[:, w] - others, atol=1e-9)
+    assert ((comp <= 0).sum(axis=1) >= 1).all()  # the best word of each frame is at or below 0
+
+    assert is_filler("<filler>") and not is_filler("7")
+    exp = tmp_path / "exp"
+    shutil.copytree(tiny_spotter, exp)
+    clips = [fsdd_dir / "recordings" / f"{d}_george_{t}.wav" for d in "489" for t in (5,)]
+    result = invoke("enroll", "--exp", exp, "--word", "<filler>", *clips)
+    assert result.exit_code == 0, result.output
+    filled, config = load_recognizer(exp)
+    assert keywords_of(filled.words) == list(SPOT_WORDS)
+    spotter, _, with_filler = _recorded(filled, config.frontend, wave, score_norm="competitor")
+    assert spotter.words == list(SPOT_WORDS) and "<filler>" in spotter.scored_words
+    # (float32 costs: another template set rounds the matrix products differently)
+    assert (with_filler[ok] >= comp - 1e-5).all() and (with_filler[ok] > comp + 1e-3).any()
+    hits = invoke("spot", "--exp", exp, stream.with_suffix(".wav"), "--threshold", "inf",
+                  "--format", "json", "--score-norm", "competitor")
+    assert hits.exit_code == 0, hits.output
+    assert {json.loads(line)["word"] for line in hits.output.splitlines()} <= set(SPOT_WORDS)
 
 
 def test_score_spotting_counts(stream, tmp_path):

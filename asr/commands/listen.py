@@ -29,8 +29,8 @@ def listen(exp_dir, from_stdin, rate, words, threshold, rate_fa, fmt, chunk_ms, 
     import json
 
     from asr.errors import AsrError
-    from asr.spotting.calibrate import load_spotting, resolve_thresholds
-    from asr.spotting.engine import Spotter
+    from asr.spotting.calibrate import load_spotting, resolve_score_norm, resolve_thresholds
+    from asr.spotting.engine import Spotter, keywords_of
     from asr.spotting.listen import default_stdin, microphone_chunks, stdin_chunks
     from asr.spotting.listen import listen as run
     from asr.spotting.output import format_hits
@@ -43,9 +43,10 @@ def listen(exp_dir, from_stdin, rate, words, threshold, rate_fa, fmt, chunk_ms, 
         raise AsrError(f"--rate {rate}: the model runs at {sample_rate} Hz; resample the input "
                        f"(e.g. sox ... -r {sample_rate}) or give --rate {sample_rate}")
     chosen = [w.strip() for w in words.split(",") if w.strip()] if words else None
-    chosen = chosen or list(recognizer.words)
+    chosen = chosen or keywords_of(recognizer.words)
     thresholds = resolve_thresholds(recognizer, record, chosen, threshold, rate_fa)
-    spotter = Spotter(recognizer, config.frontend, words=chosen, thresholds=thresholds)
+    spotter = Spotter(recognizer, config.frontend, words=chosen, thresholds=thresholds,
+                      score_norm=resolve_score_norm(record, None, threshold is not None))
     chunk = max(1, sample_rate * chunk_ms // 1000)
     chunks = (stdin_chunks(default_stdin(), chunk) if from_stdin
               else microphone_chunks(sample_rate, chunk, device))

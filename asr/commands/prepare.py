@@ -105,3 +105,26 @@ def folder(data_dir, out, speaker_regex, test_speakers, test_fraction, valid_fra
 
     splits = corpus.prepare(data_dir, speaker_regex, test_speakers, test_fraction, valid_fraction)
     _finish(splits, out)
+
+
+@prepare.command("with-fillers",
+                 short_help="Keyword manifests plus a <filler> class of other speech.")
+@click.argument("data_dir", type=DATA_DIR)
+@click.option("--fillers", "fillers", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Manifest of non-keyword clips (e.g. the train split of another corpus).")
+@click.option("--out", "out", type=OUT_DIR, required=True, help="Folder of the manifests.")
+@click.option("--train", "n_train", type=click.IntRange(1), default=1800, show_default=True,
+              help="Filler clips added to train.jsonl.")
+@click.option("--valid", "n_valid", type=click.IntRange(0), default=200, show_default=True,
+              help="Other filler clips added to valid.jsonl.")
+@click.option("--seed", type=int, default=0, show_default=True)
+def with_fillers(data_dir, fillers, out, n_train, n_valid, seed):
+    """DATA_DIR's {train,valid,test}.jsonl with clips of FILLERS, labelled <filler>, added to
+    train and valid (asr.corpora.fillers): the spotter's non-keyword class."""
+    from asr.corpora import read_manifest
+    from asr.corpora.fillers import with_fillers as add
+
+    splits = {s: read_manifest(Path(data_dir) / f"{s}.jsonl", allow_empty=s != "train")
+              for s in ("train", "valid", "test")}
+    _finish(add(splits, read_manifest(fillers), n_train, n_valid, seed), out)

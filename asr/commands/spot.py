@@ -19,13 +19,16 @@ def _words(text):
 @click.option("--false-alarms-per-hour", "rate", type=click.FloatRange(0), default=None,
               help="Thresholds for this rate from the calibration's negative scores.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--score-norm", type=click.Choice(["none", "background", "competitor"]),
+              default=None, help="Score normalization (asr.spotting.engine) [default: the "
+              "calibration's, else background].")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
               help="PNG of the score tracks over the waveform and features (one FILE only).")
 @click.option("--which", type=click.Choice(["best", "last"]), default="best", show_default=True)
 @click.option("--block", type=click.IntRange(1), default=4, show_default=True,
               help="Feature frames per step of the engine: 4 as asr listen (the same hits "
               "exactly); larger is faster on long files (hits equal up to float rounding).")
-def spot(exp_dir, files, words, threshold, rate, fmt, plot_path, which, block):
+def spot(exp_dir, files, words, threshold, rate, fmt, score_norm, plot_path, which, block):
     """Find every occurrence of the vocabulary's words in each long recording FILE.
 
     Subsequence DTW of every template over the TDNN output stream (free start and end),
@@ -35,8 +38,8 @@ def spot(exp_dir, files, words, threshold, rate, fmt, plot_path, which, block):
     import numpy as np
 
     from asr.errors import AsrError
-    from asr.spotting.calibrate import load_spotting, resolve_thresholds
-    from asr.spotting.engine import Spotter
+    from asr.spotting.calibrate import load_spotting, resolve_score_norm, resolve_thresholds
+    from asr.spotting.engine import Spotter, keywords_of
     from asr.spotting.output import format_hits
 
     if threshold is not None and rate is not None:
@@ -44,14 +47,15 @@ def spot(exp_dir, files, words, threshold, rate, fmt, plot_path, which, block):
     if plot_path and len(files) != 1:
         raise click.UsageError("--plot draws one file: give exactly one FILE")
     recognizer, config, record = load_spotting(exp_dir, which)
-    chosen = _words(words) or list(recognizer.words)
+    chosen = _words(words) or keywords_of(recognizer.words)
+    norm = resolve_score_norm(record, score_norm, threshold is not None)
     Spotter(recognizer, config.frontend, words=chosen)  # checks the words before any file
     thresholds = resolve_thresholds(recognizer, record, chosen, threshold, rate)
     failed = 0
     for path in files:
         try:
             spotter, wave, features = _run(recognizer, config, path, chosen, thresholds,
-                                           plot_path, block)
+                                           plot_path, block, norm)
         except AsrError as exc:
             click.echo(f"Error: {exc}", err=True)
             failed += 1
@@ -73,14 +77,14 @@ def spot(exp_dir, files, words, threshold, rate, fmt, plot_path, which, block):
         raise SystemExit(1)
 
 
-def _run(recognizer, config, path, words, thresholds, plot, block):
+def _run(recognizer, config, path, words, thresholds, plot, block, score_norm="none"):
     """Spot one file; returns the spotter (hits in ``.hits``), the waveform and, for the
     picture, the feature frames."""
     from asr.features import load_audio
     from asr.spotting.engine import Spotter
 
     spotter = Spotter(recognizer, config.frontend, words=words, thresholds=thresholds,
-                      record=bool(plot), block=block)
+                      record=bool(plot), block=block, score_norm=score_norm)
     wave = load_audio(path, config.frontend.sample_rate).numpy()
     spotter.hits = spotter.push(wave) + spotter.flush()
     features = None
@@ -97,11 +101,15 @@ def _run(recognizer, config, path, words, thresholds, plot, block):
               type=click.Path(exists=True, file_okay=False))
 @click.argument("negatives", nargs=-1, required=True)
 @click.option("--false-alarms-per-hour", "rate", type=click.FloatRange(0), default=5.0,
-              show_default=True, help="Target false-alarm rate of every word.")
+              show_default=True,
+              help="Target false-alarm rate, all words together (each word: RATE / words).")
 @click.option("--which", type=click.Choice(["best", "last"]), default="best", show_default=True)
 @click.option("--block", type=click.IntRange(1), default=4, show_default=True,
               help="Feature frames per step of the engine (as asr spot --block).")
-def calibrate(exp_dir, negatives, rate, which, block):
+@click.option("--score-norm", type=click.Choice(["none", "background", "competitor"]),
+              default="background", show_default=True,
+              help="Score normalization (asr.spotting.engine), stored with the thresholds.")
+def calibrate(exp_dir, negatives, rate, which, block, score_norm):
     """Set each word's spotting threshold for RATE false alarms per hour on NEGATIVES (audio
     files, or .jsonl manifests) that hold none of the keywords; written into EXP's checkpoint
     (previous version kept as .bak)."""
@@ -115,10 +123,11 @@ def calibrate(exp_dir, negatives, rate, which, block):
 
     recognizer, config, _ = load_spotting(exp_dir, which)
     sources = negative_sources(negatives)
-    scores, hours = negative_scores(recognizer, config.frontend, sources, block=block)
-    record = calibration_record(scores, hours, rate)
+    scores, hours = negative_scores(recognizer, config.frontend, sources, block=block,
+                                    score_norm=score_norm)
+    record = calibration_record(scores, hours, rate, score_norm)
     path = save_spotting(exp_dir, record, which)
     click.echo(f"{hours * 60:.1f} minutes of negatives ({len(sources)} file(s)); thresholds for "
-               f"{rate:g} false alarms/hour written to {path}:")
+               f"{rate:g} false alarms/hour ({score_norm} scores) written to {path}:")
     for word, value in record["thresholds"].items():
         click.echo(f"  {word:<12}{value:>10.4f}  ({len(scores[word])} negative candidates)")

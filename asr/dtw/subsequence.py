@@ -114,6 +114,13 @@ class SubsequenceMatcher:
         self.rows += n
         return score, start
 
+    def earliest_start(self) -> int:
+        """The earliest stream frame where a match reported by later :meth:`push` calls can
+        start (the oldest start held by a reachable trellis cell; ``rows`` when none is)."""
+        d, s = self._state[0], self._state[2]
+        live = np.isfinite(d)
+        return int(s[live].min()) if live.any() else self.rows
+
 
 def subsequence_dtw(cost: np.ndarray, step: str = "symmetric2",
                     normalize: bool = True) -> tuple[np.ndarray, np.ndarray]:

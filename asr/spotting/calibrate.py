@@ -2,15 +2,19 @@ r"""Per-word thresholds for a target false-alarm rate, from audio without keywor
 
 Every negative recording is spotted with no threshold and suppression within each word only,
 so that each word's candidate hits :math:`s_{w,1} \le s_{w,2} \le \dots` on :math:`H` hours of
-negatives are its would-be false alarms. For a rate of :math:`R` false alarms per hour the
-threshold is
+negatives are its would-be false alarms. For a rate of :math:`R` false alarms per hour *in
+all* (every word's together), shared equally by the :math:`W` words, the threshold is
 
-.. math:: \theta_w = s_{w,(k+1)}, \qquad k = \lfloor R H \rfloor,
+.. math:: \theta_w = s_{w,(k+1)}, \qquad k = \lfloor R H / W \rfloor,
 
-so that exactly :math:`k` negative candidates score below it (a hit needs
+so that exactly :math:`k` negative candidates of each word score below it (a hit needs
 :math:`s < \theta_w`); :math:`\theta_w = +\infty` when there are no more than :math:`k`
-candidates. The lowest candidate scores and :math:`H` are stored in the checkpoint
-(``spotting``), so ``asr spot --false-alarms-per-hour R`` derives thresholds for any other rate.
+candidates. Per-word thresholds also make the words' scores comparable: a threshold is the
+score at which a word starts to false-alarm, whatever its typical score. The lowest candidate
+scores and :math:`H` are stored in the checkpoint (``spotting``), so ``asr spot
+--false-alarms-per-hour R`` derives thresholds for any other rate. The scores are those of one
+score normalization (:mod:`asr.spotting.engine`), stored with them (``score_norm``) so that
+``asr spot`` and ``asr listen`` use the same.
 """
 
 from __future__ import annotations
@@ -41,14 +45,15 @@ def negative_sources(paths) -> list[tuple[str, float | None]]:
 def negative_scores(recognizer, frontend, sources, words=None, **options) -> tuple[dict, float]:
     """Candidate scores per word on negative audio, and its total duration in hours."""
     from asr.features import load_audio
-    from asr.spotting.engine import Spotter
+    from asr.spotting.engine import Spotter, keywords_of
 
-    vocabulary = set(recognizer.words if words is None else words)
+    words = keywords_of(recognizer.words) if words is None else words
+    vocabulary = set(words)
     keyword = sorted({w for _, w in sources if w in vocabulary})
     if keyword:
         raise DataError(f"negative audio must hold none of the keywords, but a manifest has "
                         f"{', '.join(keyword)}")
-    scores = {w: [] for w in (recognizer.words if words is None else words)}
+    scores = {w: [] for w in words}
     seconds = 0.0
     for path, _ in sources:
         wave = load_audio(path, frontend.sample_rate).numpy()
@@ -60,16 +65,19 @@ def negative_scores(recognizer, frontend, sources, words=None, **options) -> tup
 
 
 def thresholds_for_rate(scores: dict, hours: float, rate: float) -> dict:
-    """:math:`\\theta_w` for ``rate`` false alarms per hour (see the module docstring)."""
+    """:math:`\\theta_w` for ``rate`` false alarms per hour in all, ``rate / W`` per word
+    (see the module docstring)."""
     if hours <= 0:
         raise AsrError("calibration needs negative audio of non-zero duration")
-    k = int(math.floor(rate * hours + 1e-9))
+    k = int(math.floor(rate * hours / max(len(scores), 1) + 1e-9))
     return {w: (float(s[k]) if k < len(s) else math.inf) for w, s in scores.items()}
 
 
-def calibration_record(scores: dict, hours: float, rate: float) -> dict:
-    """What the checkpoint stores: thresholds, the rate, the hours and the lowest scores."""
-    return {"thresholds": thresholds_for_rate(scores, hours, rate),
+def calibration_record(scores: dict, hours: float, rate: float,
+                       score_norm: str = "none") -> dict:
+    """What the checkpoint stores: thresholds, the rate, the hours, the lowest scores and the
+    score normalization they belong to."""
+    return {"thresholds": thresholds_for_rate(scores, hours, rate), "score_norm": score_norm,
             "false_alarms_per_hour": float(rate), "negative_hours": float(hours),
             "negative_scores": {w: [float(v) for v in s[:KEEP_SCORES]]
                                 for w, s in scores.items()}}
@@ -100,6 +108,21 @@ def save_spotting(exp_dir, record: dict, which="best") -> Path:
     backup(path)
     save_checkpoint(path, out)
     return path
+
+
+def resolve_score_norm(record: dict, score_norm=None, own_threshold: bool = False) -> str:
+    """The score normalization of ``asr spot`` / ``asr listen``: ``score_norm`` if given, else
+    the calibration's (a calibration written before normalizations existed: ``none``), else,
+    with no calibration, ``background``. Calibrated thresholds hold only for the normalization
+    they were set on: asking for another one without one's own threshold is an error."""
+    stored = record.get("score_norm", "none") if record else None
+    if score_norm is None:
+        return stored or "background"
+    if stored is not None and score_norm != stored and not own_threshold:
+        raise AsrError(f"the calibrated thresholds are for {stored!r} scores, not "
+                       f"{score_norm!r}: run asr calibrate --score-norm {score_norm}, or give "
+                       f"--threshold")
+    return score_norm
 
 
 def resolve_thresholds(recognizer, record: dict, words, threshold=None, rate=None) -> dict:

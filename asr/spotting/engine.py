@@ -4,7 +4,31 @@ Pipeline: :class:`asr.spotting.frontend.StreamFeatures` -> :class:`StreamEncoder
 local costs against every template frame -> :class:`asr.dtw.SubsequenceMatcher` (normalized
 subsequence DTW: each template may start and end anywhere in the stream) -> a word's score
 track :math:`s_w(t) = \min_k \mathrm{score}_{w,k}(t)` (its best template's match ending at
-output frame :math:`t`) -> detection.
+output frame :math:`t`) -> score normalization -> detection.
+
+**Score normalization** (``score_norm``). The raw score of a match is a mean local cost, which
+depends on how well *anything* fits that stretch of the stream (clean speech, noise, a voice
+close to the templates' or not), so one threshold does not suit every segment and word.
+
+- ``none``: :math:`\mathrm{score}_{w,k}(t)` as it is.
+- ``background`` (a filler or garbage model, a likelihood ratio): with :math:`g(i) = \min_j
+  c(i, j)` the distance of stream frame :math:`i` to the closest frame of *any* template of
+  the model (every word, filler classes included: an unconstrained path), a match of template
+  :math:`k` over :math:`[s, t]` scores
+
+  .. math:: \mathrm{score}_{w,k}(t) - \frac{1}{t - s + 1} \sum_{i=s}^{t} g(i) \;\ge 0
+
+  (for the ``itakura`` pattern every stream frame of the path weighs 1, so the score is the
+  mean of :math:`c(i, j_i)` over the same frames and the difference is never negative): how
+  much worse the template's constrained path is than the best frame-by-frame explanation
+  of the same segment.
+- ``competitor``: :math:`s_w(t) - \min_{w' \ne w} s_{w'}(t)`, the margin to the best other
+  word of the whole vocabulary ending at the same frame (filler classes and words not spotted
+  included): negative when :math:`w` is the best explanation.
+
+Words written in angle brackets (``<filler>``) are filler classes: trained like any word so
+that keywords are kept apart from other speech, scored as competitors and in the background,
+never spotted themselves unless asked for by name.
 
 **Detection** (non-maximum suppression across words and time, causal). With thresholds
 :math:`\theta_w`, frame :math:`t` holds a hit of word :math:`w` when
@@ -40,6 +64,17 @@ from asr.dtw import SubsequenceMatcher
 from asr.spotting.frontend import StreamEncoder, StreamFeatures
 
 WINDOW_SECONDS = 0.1
+SCORE_NORMS = ("none", "background", "competitor")
+
+
+def is_filler(word: str) -> bool:
+    """A filler class (``<...>``): a non-keyword model, not spotted by default."""
+    return word.startswith("<") and word.endswith(">")
+
+
+def keywords_of(words) -> list[str]:
+    """The words spotted by default: all but the filler classes."""
+    return [w for w in words if not is_filler(w)]
 
 
 @dataclass
@@ -65,7 +100,7 @@ class Spotter:
     recognizer : asr.model.Recognizer
     frontend : asr.features.FrontendConfig
     words : list of str, optional
-        The words to spot (default: the whole vocabulary).
+        The words to spot (default: the vocabulary less its filler classes ``<...>``).
     thresholds : dict or float, optional
         :math:`\\theta_w` per word, or one for all (default ``inf``: every local best is a hit).
     across_words : bool
@@ -80,16 +115,22 @@ class Spotter:
     record : bool
         Keep every frame's word scores in ``tracks`` (for pictures; memory grows with the
         stream).
+    score_norm : {"none", "background", "competitor"}
+        Score normalization (see the module docstring).
     """
 
     def __init__(self, recognizer, frontend, words=None, thresholds=None, across_words=True,
                  block: int = 4, window: float = WINDOW_SECONDS, step: str = "itakura",
-                 record: bool = False):
+                 record: bool = False, score_norm: str = "none"):
         from asr.errors import AsrError
 
         self.rec = recognizer
         self.frontend = frontend
-        words = list(recognizer.words if words is None else words)
+        if score_norm not in SCORE_NORMS:
+            raise AsrError(f"score normalization must be one of {', '.join(SCORE_NORMS)}, "
+                           f"got {score_norm!r}")
+        self.score_norm = score_norm
+        words = list(keywords_of(recognizer.words) if words is None else words)
         unknown = [w for w in words if w not in recognizer.words]
         if unknown or not words:
             raise AsrError(f"words not in the model's vocabulary: {', '.join(unknown) or '(none)'}"
@@ -105,14 +146,21 @@ class Spotter:
         stride = self.encoder.stride
         self.features = StreamFeatures(frontend, block=-(-int(block) // stride) * stride)
         all_templates = recognizer.templates()
+        # the words scored: those spotted, then (to normalize) the rest of the vocabulary
+        scored = words + ([w for w in recognizer.words if w not in words]
+                          if score_norm != "none" else [])
+        self.scored_words = scored
         self.template_ids = [t for t, w in enumerate(recognizer.template_word_list)
-                             if recognizer.words[w] in words]
+                             if recognizer.words[w] in scored]
         templates = [all_templates[t].detach().float() for t in self.template_ids]
         self.template_frames = torch.cat(templates)
-        self.template_word = np.array([words.index(recognizer.words[
+        self.template_word = np.array([scored.index(recognizer.words[
             recognizer.template_word_list[t]]) for t in self.template_ids])
         self.matcher = SubsequenceMatcher([len(t) for t in templates], step=step,
                                           normalize=True)
+        # background: cumulative sum of g(i) (closest template frame), from frame bg_offset
+        self.bg_cumsum = np.zeros(1)
+        self.bg_offset = 0
         self.metric = recognizer.config.metric
         self.frame_seconds = frontend.hop_seconds * self.encoder.stride
         self.window = max(1, int(round(window / self.frame_seconds)))
@@ -136,9 +184,30 @@ class Spotter:
         d = d.clamp_min(0.0)
         return (d.sqrt() if self.metric == "euclidean" else d).double().numpy()
 
+    def _background(self, costs, score, start):
+        r"""Subtract from each match the mean of :math:`g(i) = \min_j c(i, j)` over its
+        frames (``background``); keeps the running sums of :math:`g` that later matches can
+        still start in."""
+        first = self.frames  # stream index of costs[0]
+        g = costs.min(axis=1) if costs.shape[1] else np.zeros(len(costs))
+        self.bg_cumsum = np.concatenate([self.bg_cumsum, self.bg_cumsum[-1] + np.cumsum(g)])
+        # bg_cumsum[i - bg_offset] = sum of g over frames bg_offset .. i - 1
+        ends = first + np.arange(len(costs))[:, None]
+        begin = np.clip(start, self.bg_offset, ends)  # an unreachable match (inf) may hold any
+        total = (self.bg_cumsum[ends + 1 - self.bg_offset]
+                 - self.bg_cumsum[begin - self.bg_offset])
+        score = score - total / (ends - begin + 1)
+        # no later match starts before the earliest start the trellis still holds
+        keep = int(min(self.matcher.earliest_start(), first + len(costs))) - self.bg_offset
+        if keep > 0:
+            self.bg_cumsum = self.bg_cumsum[keep:]
+            self.bg_offset += keep
+        return score
+
     def _word_scores(self, score, start):
-        """[n, W] best template score per word and the start of that template's match."""
-        n, words = score.shape[0], len(self.words)
+        """[n, W] best template score per word and the start of that template's match, for
+        the spotted words (``competitor``: minus the best other word's at the same frame)."""
+        n, words = score.shape[0], len(self.scored_words)
         best = np.full((n, words), np.inf)
         begin = np.zeros((n, words), dtype=np.int64)
         for k in range(score.shape[1]):
@@ -146,7 +215,15 @@ class Spotter:
             better = score[:, k] < best[:, w]
             best[better, w] = score[better, k]
             begin[better, w] = start[better, k]
-        return best, begin
+        spotted = len(self.words)
+        if self.score_norm == "competitor":
+            if words > 1:
+                order = np.sort(best, axis=1)
+                other = np.where(best == order[:, :1], order[:, 1:2], order[:, :1])
+            else:
+                other = np.zeros_like(best)
+            best = best - other
+        return best[:, :spotted], begin[:, :spotted]
 
     # --- the stream --------------------------------------------------------------------------
     def push(self, samples, final: bool = False) -> list[Hit]:
@@ -165,7 +242,10 @@ class Spotter:
         """Score new output frames ``y`` and decide the frames that can be decided."""
         hits = []
         if len(y):
-            score, start = self.matcher.push(self._costs(y))
+            costs = self._costs(y)
+            score, start = self.matcher.push(costs)
+            if self.score_norm == "background":
+                score = self._background(costs, score, start)
             best, begin = self._word_scores(score, start)
             if self.record:
                 self.tracks.append(best)

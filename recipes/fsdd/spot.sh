@@ -3,21 +3,28 @@
 #
 #   bash recipes/fsdd/spot.sh --data-dir DIR --fillers-dir DIR [--test-speakers S]
 #                             [--enroll-speaker S] [--snr DB] [--rate R] [--seed N]
+#                             [--test-clips N] [--train-fillers N] [--score-norm NORM]
 #                             [--stage N] [--stop-stage N] [--tag NAME]
 #
 # --data-dir: FSDD (its recordings/); --fillers-dir: a <word>/<file> corpus of non-keyword
-# speech (e.g. ../shared/data/arabic_speech_commands): its test speakers' clips are the
-# non-keyword speech of the test stream, its validation speakers' clips the negatives that the
-# thresholds are calibrated on (no audio of the test stream is used to set anything).
+# speech (e.g. ../shared/data/arabic_speech_commands), split by speaker: --train-fillers clips
+# of its train speakers are the <filler> class the model is trained against (default 1800),
+# its validation speakers' clips the negatives that the thresholds are calibrated on, its test
+# speakers' clips the non-keyword speech of the test stream (no audio of the test stream is
+# used to set anything). --test-clips: keyword clips in the test stream (default 1000: each of
+# a speaker's 500 clips about twice, about 80 minutes, so that a few false alarms per hour can
+# be measured). --score-norm: none, background or competitor (asr.spotting.engine; default
+# background). --rate: false alarms per hour, all words together.
 #
 # Stages (markers in $exp/.done/spot-stageN; --stage N reruns N..stop-stage; nothing is deleted):
-#   1  prepare manifests: FSDD with S held out -> data/spot_S/, fillers -> data/fillers/
-#   2  train conf/spotting.yaml                -> exp/spot_S/train/
+#   1  prepare manifests: FSDD with S held out -> data/spot_S/, fillers -> data/fillers/,
+#      FSDD with a <filler> class of the fillers' train speakers -> data/spot_S_fillers/
+#   2  train conf/spotting.yaml on data/spot_S_fillers -> exp/spot_S/train/
 #   3  streams: test (speaker S, 10% keywords, 10% other speech, noise at --snr dB),
 #      negatives (filler validation speakers)  -> exp/spot_S/streams/{test,negatives,demo}.*
 #   4  the QbE anchor: MFCC DTW templates, 3 examples per digit of --enroll-speaker
 #                                              -> exp/spot_S/qbe/
-#   5  calibrate both at --rate false alarms/hour on the negatives
+#   5  calibrate both at --rate false alarms/hour on the negatives (--score-norm scores)
 #   6  spot the test stream with both, score   -> exp/spot_S/score.{txt,json}, det.png, demo.png
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -32,6 +39,9 @@ enroll_speaker=george
 snr=20
 rate=5
 seed=0
+test_clips=1000
+train_fillers=1800
+score_norm=background
 tag=""
 
 while [ $# -gt 0 ]; do
@@ -45,6 +55,9 @@ while [ $# -gt 0 ]; do
     --snr) need_value "$@"; snr="$2"; shift 2 ;;
     --rate) need_value "$@"; rate="$2"; shift 2 ;;
     --seed) need_value "$@"; seed="$2"; shift 2 ;;
+    --test-clips) need_value "$@"; test_clips="$2"; shift 2 ;;
+    --train-fillers) need_value "$@"; train_fillers="$2"; shift 2 ;;
+    --score-norm) need_value "$@"; score_norm="$2"; shift 2 ;;
     --tag) need_value "$@"; tag="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) usage_error "unknown option '$1' (see --help)" ;;
@@ -65,16 +78,18 @@ mkdir -p "$exp/.done" "$exp/streams"
 if run_stage 1 "prepare manifests"; then
   asr prepare fsdd "$data_dir" --out "$data" --test-speakers "$test_speakers"
   asr prepare folder "$fillers_dir" --out data/fillers
+  asr prepare with-fillers "$data" --fillers data/fillers/train.jsonl --out "${data}_fillers" \
+    --train "$train_fillers" --valid 200 --seed "$seed"
   done_stage 1
 fi
 
 if run_stage 2 "train conf/spotting.yaml"; then
-  asr train --data "$data" --exp "$exp/train" --config conf/spotting.yaml $( [ -e "$exp/train/last.pt" ] && echo --resume )
+  asr train --data "${data}_fillers" --exp "$exp/train" --config conf/spotting.yaml $( [ -e "$exp/train/last.pt" ] && echo --resume )
   done_stage 2
 fi
 
 if run_stage 3 "make the test, negative and demo streams"; then
-  asr make-stream "$data/test.jsonl" --out "$exp/streams/test" --fillers data/fillers/test.jsonl --snr "$snr" --seed "$seed"
+  asr make-stream "$data/test.jsonl" --out "$exp/streams/test" --clips "$test_clips" --fillers data/fillers/test.jsonl --snr "$snr" --seed "$seed"
   asr make-stream data/fillers/valid.jsonl --out "$exp/streams/negatives" --keyword-fraction 0.3 --filler-fraction 0 --snr "$snr" --seed $((seed + 1))
   asr make-stream "$data/test.jsonl" --out "$exp/streams/demo" --clips 8 --keyword-fraction 0.25 --fillers data/fillers/test.jsonl --snr "$snr" --seed $((seed + 2))
   done_stage 3
@@ -92,7 +107,7 @@ fi
 
 if run_stage 5 "calibrate at $rate false alarms/hour on the negatives"; then
   for system in train qbe; do
-    asr calibrate --exp "$exp/$system" "$exp/streams/negatives.wav" --false-alarms-per-hour "$rate"
+    asr calibrate --exp "$exp/$system" "$exp/streams/negatives.wav" --false-alarms-per-hour "$rate" --score-norm "$score_norm"
   done
   done_stage 5
 fi
@@ -100,7 +115,7 @@ fi
 if run_stage 6 "spot the test stream, score"; then
   for system in train qbe; do
     asr spot --exp "$exp/$system" "$exp/streams/test.wav" --format json > "$exp/hits_${system}.jsonl"
-    asr spot --exp "$exp/$system" "$exp/streams/test.wav" --format json --threshold inf > "$exp/hits_${system}_all.jsonl"
+    asr spot --exp "$exp/$system" "$exp/streams/test.wav" --format json --threshold inf --score-norm "$score_norm" > "$exp/hits_${system}_all.jsonl"
   done
   asr score-spotting --ref "$exp/streams/test.json" "$exp/hits_train.jsonl" "$exp/hits_qbe.jsonl" "$exp/hits_train_all.jsonl" "$exp/hits_qbe_all.jsonl" \
     --names tdnn-calibrated,qbe-calibrated,tdnn,qbe --rate "$rate" --det "$exp/det.png" --json "$exp/score.json" | tee "$exp/score.txt"
