@@ -54,9 +54,7 @@ done
 [ -n "$data_dir" ] || usage_error "DATA_DIR is required (see --help)"
 data_dir=$(abs_dir "$data_dir" DATA_DIR)
 if [ "$pretrain_data" = default ]; then
-  pretrain_data=""
-  shared=$here/../../../shared/data/arabic_speech_commands
-  [ -d "$shared" ] && pretrain_data=$(cd "$shared" && pwd)
+  pretrain_data=$(shared_data arabic_speech_commands)
 elif [ "$pretrain_data" = none ]; then
   pretrain_data=""
 else
@@ -92,10 +90,9 @@ print(",".join(sorted(speakers[0] & (speakers[1] | speakers[2]))))' \
     if [ -n "$held" ]; then
       asr prepare folder "$pretrain_data" --out "$data/pretrain" --test-speakers "$held"
     fi
-    # competitors pruned and validation every 4th epoch: such a corpus has many words
     asr train --data "$data/pretrain" --exp "$exp/pretrain" --config "$config" \
-      "train.epochs=$pretrain_epochs" train.prune_words=5 train.valid_every=4 \
-      model.init_max_utterances=60 $( [ -e "$exp/pretrain/last.pt" ] && echo --resume )
+      "train.epochs=$pretrain_epochs" "${pretrain_overrides[@]}" \
+      $( [ -e "$exp/pretrain/last.pt" ] && echo --resume )
     done_stage 2
   fi
 fi
@@ -113,11 +110,10 @@ fi
 if run_stage 4 "weights chosen on $data/valid.jsonl, evaluate on $data/test.jsonl"; then
   asr pick-weights --exp "$exp/train" --exp "$exp/exemplars" --manifest "$data/valid.jsonl" \
     --out "$exp/weights.json"
-  weights=$(python3 -c 'import json, sys
-print(" ".join(f"--weight {w}" for w in json.load(open(sys.argv[1]))["weights"]))' \
-    "$exp/weights.json")
+  weight_args=()
+  for w in $(json_get "$exp/weights.json" weights); do weight_args+=(--weight "$w"); done
   asr eval --exp "$exp/train" --manifest "$data/test.jsonl" --format table > "$exp/eval-trained.txt"
-  asr eval --exp "$exp/train" --exp "$exp/exemplars" $weights --out "$exp/blend" \
+  asr eval --exp "$exp/train" --exp "$exp/exemplars" "${weight_args[@]}" --out "$exp/blend" \
     --manifest "$data/test.jsonl" --format table | tee "$exp/eval.txt"
   done_stage 4
 fi

@@ -67,9 +67,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 if [ "$data_dir" = default ]; then
-  shared=$here/../../../shared/data/fsdd
-  [ -d "$shared" ] || usage_error "--data-dir DIR (FSDD) is required: no $shared"
-  data_dir=$shared
+  data_dir=$(shared_data fsdd)
+  [ -n "$data_dir" ] || usage_error "--data-dir DIR (FSDD) is required: no ../shared/data/fsdd"
 fi
 data_dir=$(abs_dir "$data_dir" --data-dir)
 [ -n "$init_encoder" ] && init_encoder=$(abs_dir "$init_encoder" --init-encoder)

@@ -100,9 +100,8 @@ case "$order_seed" in ''|*[!0-9]*) usage_error "--order-seed: a non-negative int
 case "$pretrain_epochs" in ''|0|*[!0-9]*) usage_error "--pretrain-epochs: a positive integer" ;;
 esac
 if [ "$pretrain_data" = default ]; then
-  pretrain_data=none
-  shared=$here/../../../shared/data/arabic_speech_commands
-  [ -d "$shared" ] && pretrain_data=$(cd "$shared" && pwd)
+  pretrain_data=$(shared_data arabic_speech_commands)
+  [ -n "$pretrain_data" ] || pretrain_data=none
 elif [ "$pretrain_data" != none ]; then
   pretrain_data=$(abs_dir "$pretrain_data" --pretrain-data)
 fi
@@ -137,11 +136,9 @@ if [ "$pretrain_data" != none ]; then
     for system in train train_logmel; do
       conf=$config
       [ "$system" = train_logmel ] && conf=$logmel_config
-      # competitors pruned and validation every 4th epoch: the corpus has 40 words; no channel
-      # offsets: its 24 speakers bring their own channels
+      # no channel offsets: its 24 speakers bring their own channels
       asr train --data data/pretrain --exp "exp/pretrain/$system" --config "$conf" \
-        "train.epochs=$pretrain_epochs" train.prune_words=5 train.valid_every=4 \
-        model.init_max_utterances=60 train.channel_offset=0 \
+        "train.epochs=$pretrain_epochs" "${pretrain_overrides[@]}" train.channel_offset=0 \
         $( [ -e "exp/pretrain/$system/last.pt" ] && echo --resume )
     done
     done_stage 0
@@ -169,15 +166,6 @@ if held not in speakers or len(speakers) < 3:
     sys.exit(f"loso.sh: held-out speaker {held!r}: need it and two more speakers in {folder}")
 print(speakers[(speakers.index(held) + 1) % len(speakers)])
 EOF
-}
-
-# a number from a JSON file: json_get FILE KEY.KEY...
-json_get() {
-  python3 -c 'import json, sys
-value = json.load(open(sys.argv[1]))
-for key in sys.argv[2].split("."):
-    value = value[key]
-print(value if not isinstance(value, list) else " ".join(map(str, value)))' "$1" "$2"
 }
 
 systems=(train train_logmel dtw1nn)

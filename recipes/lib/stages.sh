@@ -22,6 +22,12 @@
 #   done_stage N          leave the marker of stage N
 #   first_utterance M     print the audio path of the first utterance of manifest M (absolute,
 #                         or relative to the caller's folder)
+#   json_get FILE KEY.KEY...  print a value of a JSON file (a list as its items, space-separated)
+#   shared_data NAME      print the absolute path of ../shared/data/NAME beside the repository
+#                         when that is a directory, else nothing
+#   pretrain_overrides    (array) the settings of a pretraining run on another corpus of many
+#                         words: competitors pruned, validation every 4th epoch, 60 clips per
+#                         word for the template init; used as "${pretrain_overrides[@]}"
 
 prog=${0##*/}
 stage=0
@@ -82,3 +88,18 @@ manifest = sys.argv[1]
 path = json.loads(open(manifest).readline())["path"]
 print(path if os.path.isabs(path) else os.path.join(os.path.dirname(manifest), path))' "$1"
 }
+
+json_get() {
+  python3 -c 'import json, sys
+value = json.load(open(sys.argv[1]))
+for key in sys.argv[2].split("."):
+    value = value[key]
+print(value if not isinstance(value, list) else " ".join(map(str, value)))' "$1" "$2"
+}
+
+shared_data() {
+  local dir=$here/../../../shared/data/$1
+  if [ -d "$dir" ]; then (cd "$dir" && pwd); fi
+}
+
+pretrain_overrides=(train.prune_words=5 train.valid_every=4 model.init_max_utterances=60)
