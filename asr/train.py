@@ -116,6 +116,10 @@ def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time
               for name, utts in splits.items()}
 
     cache = _cache(data_dir, config)
+    if _ctx.distributed:  # rank 0 computes the features once; the other ranks then read them
+        if _ctx.is_main:
+            _fill_cache(cache, config, splits)
+        _ctx.barrier()
     prior = None
     if config.frontend.cmvn == "speaker":  # the prior of online speaker CMVN
         from asr.features import feature_prior
@@ -308,6 +312,17 @@ def _cache(data_dir: Path, config: Config):
     root = (Path(config.train.cache_dir) if config.train.cache_dir
             else data_dir / ".cache" / "features")
     return FeatureCache(root)
+
+
+def _fill_cache(cache, config: Config, splits: dict) -> None:
+    """Compute (or find) every cache entry a training run reads: the training set at each
+    training speed and at speed 1, the other splits at speed 1."""
+    tc = config.train
+    for speed in sorted({1.0, *tc.speeds}):
+        cache.get(splits["train"], config.frontend, speed=speed, jobs=tc.jobs)
+    for name in ("valid", "test"):
+        if splits.get(name):
+            cache.get(splits[name], config.frontend, speed=1.0, jobs=tc.jobs)
 
 
 def _features_of(cache, config: Config, utterances, speed: float) -> list:

@@ -1,6 +1,7 @@
 """The Arabic Speech Commands recipe end to end on a tiny real subset of the shared copy
 (3 words x 2 train speakers + 1 validation speaker x 3 takes, FLAC): every stage writes its files,
-the results table names both systems, and a rerun skips every stage."""
+the results table names both systems, training runs in two data-parallel processes (the default
+on a machine of 2 cores or more), and a rerun skips every stage."""
 
 import json
 
@@ -21,7 +22,7 @@ def test_arabic_speech_commands_recipe_stages(tmp_path, shared_data):
                                                   / name)
     recipe = copy_recipe(tmp_path, "arabic_speech_commands")
     config = tiny_config(tmp_path, sample_rate=16000)
-    args = ["--data-dir", corpus, "--config", config, "--dtw-takes", 2]
+    args = ["--data-dir", corpus, "--config", config, "--dtw-takes", 2, "--nproc", 2]
     result = run_recipe(recipe, *args, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     exp, data = recipe / "exp" / "official", recipe / "data" / "official"
@@ -41,9 +42,13 @@ def test_arabic_speech_commands_recipe_stages(tmp_path, shared_data):
         ev = json.loads((exp / system / "valid-eval.json").read_text())
         assert rows[system]["valid_accuracy"] == ev["accuracy"]
         assert ev["num_utterances"] == 3 * 3  # the whole validation part, one speaker
+    trained = json.loads((exp / "train" / "results.json").read_text())
+    assert (trained["world_size"], trained["backend"]) == (2, "gloo")
     assert rows["train"]["epochs"] == 1 and rows["train"]["seconds_per_epoch"] is not None
     assert "plain DTW 1-NN" in result.stdout
     rerun = run_recipe(recipe, *args, cwd=tmp_path)
     assert rerun.returncode == 0 and rerun.stdout.count("skipped") == 6
     bad = run_recipe(recipe, "--dtw-takes", 0, cwd=tmp_path)
     assert bad.returncode == 2 and "--dtw-takes must be 1..10" in bad.stderr
+    bad = run_recipe(recipe, "--nproc", "two", cwd=tmp_path)
+    assert bad.returncode == 2 and "--nproc: a positive integer" in bad.stderr

@@ -24,6 +24,7 @@ writes files (checkpoints, logs, metrics, results). Backend: ``nccl`` when CUDA 
 
 from __future__ import annotations
 
+import datetime
 import os
 from dataclasses import dataclass
 
@@ -79,6 +80,13 @@ class Context:
         dist.all_reduce(rows, op=dist.ReduceOp.SUM)
         return rows
 
+    def barrier(self) -> None:
+        """Wait until every process has reached this point."""
+        if self.distributed:
+            import torch.distributed as dist
+
+            dist.barrier()
+
     def broadcast_flag(self, flag: bool) -> bool:
         """Rank 0's value of ``flag`` on every process."""
         if not self.distributed:
@@ -100,7 +108,9 @@ def setup() -> Context:
 
     backend = "nccl" if torch.cuda.is_available() else "gloo"
     if not dist.is_initialized():
-        dist.init_process_group(backend=backend)
+        # the other ranks wait while rank 0 fills the feature cache (asr.train): on a large
+        # corpus that outlasts the default 30-minute timeout of a collective call
+        dist.init_process_group(backend=backend, timeout=datetime.timedelta(hours=4))
     return Context(rank=dist.get_rank(), world_size=dist.get_world_size(), backend=backend)
 
 

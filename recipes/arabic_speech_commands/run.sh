@@ -3,11 +3,15 @@
 #
 #   bash recipes/arabic_speech_commands/run.sh [--stage N] [--stop-stage N] [--data-dir DIR]
 #                                              [--config FILE] [--dtw-config FILE]
-#                                              [--dtw-takes N] [--tag NAME]
+#                                              [--dtw-takes N] [--tag NAME] [--nproc N]
 #
 # The corpus's own protocol: train on the official train speakers, select the model on the
 # official validation speakers, report the validation speakers and (with a full download) the
 # official test speakers. Every figure is strict: each clip scored on its own.
+# --nproc N: train in N data-parallel processes of one thread each (`asr train --nproc`; the
+# same model as one process, up to float rounding and dropout masks). Default: 2 on a machine
+# with 2 cores or more, else 1; on 2 cores two processes train faster than one process with
+# two threads (benchmarks/README.md).
 # Stages (markers in $exp/.done/ make a rerun skip finished stages; nothing is ever deleted):
 #   0  download the corpus into downloads/ (skipped when --data-dir is given)
 #   1  prepare manifests by the official split      -> data/$tag/{train,valid,test}.jsonl
@@ -29,6 +33,7 @@ config=""  # default conf/default.yaml
 dtw_config=""  # default conf/dtw1nn.yaml
 dtw_takes=2
 tag=""
+nproc=""  # default: min(2, cores)
 while [ $# -gt 0 ]; do
   case "$1" in
     --stage) need_value "$@"; stage="$2"; forced=1; shift 2 ;;
@@ -38,11 +43,19 @@ while [ $# -gt 0 ]; do
     --dtw-config) need_value "$@"; dtw_config="$2"; shift 2 ;;
     --dtw-takes) need_value "$@"; dtw_takes="$2"; shift 2 ;;
     --tag) need_value "$@"; tag="$2"; shift 2 ;;
+    --nproc) need_value "$@"; nproc="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) usage_error "unknown option '$1' (see --help)" ;;
   esac
 done
 case "$dtw_takes" in [1-9]|10) ;; *) usage_error "--dtw-takes must be 1..10, got '$dtw_takes'" ;; esac
+if [ -z "$nproc" ]; then
+  nproc=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
+  [ "$nproc" -ge 2 ] 2>/dev/null && nproc=2 || nproc=1
+fi
+case "$nproc" in ''|0|*[!0-9]*) usage_error "--nproc: a positive integer, got '$nproc'" ;; esac
+parallel=()  # one thread per process when there are several
+[ "$nproc" -gt 1 ] && parallel=(--nproc "$nproc" train.threads=1)
 [ -n "$data_dir" ] && data_dir=$(abs_dir "$data_dir" --data-dir)
 from_caller config dtw_config
 cd "$here"
@@ -73,7 +86,8 @@ parts=valid
 [ -s "$data/test.jsonl" ] && parts="valid test"
 
 if run_stage 2 "train ($config)"; then
-  asr train --data "$data" --exp "$exp/train" --config "$config" $( [ -e "$exp/train/last.pt" ] && echo --resume )
+  asr train --data "$data" --exp "$exp/train" --config "$config" ${parallel[@]+"${parallel[@]}"} \
+    $( [ -e "$exp/train/last.pt" ] && echo --resume )
   done_stage 2
 fi
 
