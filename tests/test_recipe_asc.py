@@ -1,7 +1,7 @@
 """The Arabic Speech Commands recipe end to end on a tiny real subset of the shared copy
 (3 words x 2 train speakers + 1 validation speaker x 3 takes, FLAC): every stage writes its files,
-the results table names both systems, training runs in two data-parallel processes (the default
-on a machine of 2 cores or more), and a rerun skips every stage."""
+the results table names both systems, training runs in two data-parallel processes with --nproc 2,
+and a rerun skips every stage."""
 
 import json
 
