@@ -146,7 +146,7 @@ def test_hits_come_out_when_decided(tiny_spotter, stream):
             assert seen - hit.decided * 8000 <= chunk + 1e-6
     # bounded memory: the buffers hold a few blocks, not the stream
     assert len(spotter.features.samples) < 2000 and len(spotter.encoder.frames) < 100
-    assert len(spotter.history) <= 2 * spotter.window + 2
+    assert len(spotter.suppressor.history) <= 2 * spotter.window + 2
     assert len(spotter.bg_cumsum) < 200
 
 

@@ -54,7 +54,6 @@ block schedule.
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -62,6 +61,7 @@ import torch
 
 from asr.dtw import SubsequenceMatcher
 from asr.spotting.frontend import StreamEncoder, StreamFeatures
+from asr.spotting.suppression import Suppressor
 
 WINDOW_SECONDS = 0.1
 SCORE_NORMS = ("none", "background", "competitor")
@@ -140,8 +140,6 @@ class Spotter:
             value = float("inf") if thresholds is None else float(thresholds)
             thresholds = {w: value for w in words}
         self.thresholds = np.array([float(thresholds[w]) for w in words])
-        # the suppression compares scores relative to finite thresholds
-        self.offsets = np.where(np.isfinite(self.thresholds), self.thresholds, 0.0)
         self.encoder = StreamEncoder(recognizer)
         stride = self.encoder.stride
         self.features = StreamFeatures(frontend, block=-(-int(block) // stride) * stride)
@@ -165,11 +163,8 @@ class Spotter:
         self.frame_seconds = frontend.hop_seconds * self.encoder.stride
         self.window = max(1, int(round(window / self.frame_seconds)))
         groups = [list(range(len(words)))] if across_words else [[i] for i in range(len(words))]
-        self.groups = [np.array(g) for g in groups]
-        self.last_hit = [None] * len(groups)    # (start frame, end frame) per group
-        self.history = deque()                   # (frame, scores[W], starts[W])
+        self.suppressor = Suppressor(self.thresholds, groups, self.window)
         self.frames = 0                          # output frames scored
-        self.decided = 0                         # frames decided
         self.record = record
         self.tracks = []                         # [n, W] blocks of word scores when record
 
@@ -240,7 +235,6 @@ class Spotter:
 
     def _advance(self, y, final) -> list[Hit]:
         """Score new output frames ``y`` and decide the frames that can be decided."""
-        hits = []
         if len(y):
             costs = self._costs(y)
             score, start = self.matcher.push(costs)
@@ -249,52 +243,13 @@ class Spotter:
             best, begin = self._word_scores(score, start)
             if self.record:
                 self.tracks.append(best)
-            for r in range(len(y)):
-                self.history.append((self.frames + r, best[r], begin[r]))
             self.frames += len(y)
-        upto = self.frames if final else self.frames - self.window
-        while self.decided < upto:
-            hits.extend(self._decide(self.decided))
-            self.decided += 1
-            while self.history and self.history[0][0] < self.decided - self.window:
-                self.history.popleft()
-        return hits
+            self.suppressor.push(best, begin)
+        return [self._hit(*hit) for hit in self.suppressor.decide(final)]
 
     def flush(self) -> list[Hit]:
         """End of stream: the remaining hits."""
         return self.push(np.zeros(0, dtype=np.float32), final=True)
-
-    def _decide(self, t) -> list[Hit]:
-        _, scores, begins = self.history[t - self.history[0][0]]
-        relative = scores - self.offsets
-        hits = []
-        for g, members in enumerate(self.groups):
-            w = members[int(np.argmin(relative[members]))]
-            v = relative[w]
-            if not scores[w] < self.thresholds[w]:
-                continue
-            ok = True
-            for frame, s, _ in self.history:
-                if frame == t or abs(frame - t) > self.window:
-                    continue
-                other = (s - self.offsets)[members].min()
-                if other < v or (other == v and frame < t):
-                    ok = False
-                    break
-            if not ok:
-                continue
-            first = int(begins[w])
-            if self.last_hit[g] is not None:
-                a, b = self.last_hit[g]
-                overlap = min(b, t) - max(a, first) + 1
-                if overlap > 0.5 * min(b - a + 1, t - first + 1):
-                    continue
-            self.last_hit[g] = (first, t)
-            others = [s[members][members != w].min() for frame, s, _ in self.history
-                      if abs(frame - t) <= self.window and len(members) > 1]
-            margin = float(min(others) - scores[w]) if others else float("inf")
-            hits.append(self._hit(w, first, t, float(scores[w]), margin))
-        return hits
 
     def _hit(self, w, first, last, score, margin) -> Hit:
         fe, s = self.frontend, self.encoder.stride
