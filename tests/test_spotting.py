@@ -146,7 +146,7 @@ def test_hits_come_out_when_decided(tiny_spotter, stream):
             assert seen - hit.decided * 8000 <= chunk + 1e-6
     # bounded memory: the buffers hold a few blocks, not the stream
     assert len(spotter.features.samples) < 2000 and len(spotter.encoder.frames) < 100
-    assert len(spotter.history) <= 2 * spotter.window + 2
+    assert len(spotter.suppressor.history) <= 2 * spotter.window + 2
     assert len(spotter.bg_cumsum) < 200
 
 
@@ -173,7 +173,8 @@ def test_background_normalization_is_the_mean_best_frame_cost_over_the_match(tin
     whole stream's costs in one piece (the engine works in blocks and forgets old frames)."""
     rec, config = load_recognizer(tiny_spotter)
     wave = soundfile.read(stream.with_suffix(".wav"), dtype="float32")[0]
-    spotter, cost, tracks = _recorded(rec, config.frontend, wave, score_norm="background")
+    spotter, cost, tracks = _recorded(rec, config.frontend, wave, score_norm="background",
+                                      min_duration=0.0)
     lengths = [int(rec.template_lengths[t]) for t in spotter.template_ids]
     score, start = SubsequenceMatcher(lengths, step="itakura").push(cost)
     g = np.concatenate([[0.0], np.cumsum(cost.min(axis=1))])
@@ -187,7 +188,7 @@ def test_background_normalization_is_the_mean_best_frame_cost_over_the_match(tin
     # a likelihood ratio against the unconstrained path: never negative (Itakura), and below
     # the raw score
     assert tracks[finite].min() >= -1e-9
-    _, _, raw = _recorded(rec, config.frontend, wave, score_norm="none")
+    _, _, raw = _recorded(rec, config.frontend, wave, score_norm="none", min_duration=0.0)
     assert (tracks[finite] <= raw[finite] + 1e-9).all()
     assert len(spotter.bg_cumsum) < 200  # the running sums are forgotten as the stream goes
 
@@ -300,3 +301,26 @@ def test_stream_front_end_and_encoder_match_the_batch_ones(tiny_spotter, fsdd_di
     out.append(encoder.push(feats[:0], final=True))
     reference = rec.encode([torch.from_numpy(feats)])[0]
     torch.testing.assert_close(torch.cat(out), reference.detach(), atol=1e-4, rtol=1e-4)
+
+
+def test_competitor_scores_are_never_nan_or_minus_inf(tiny_spotter, stream):
+    """Before every template can match (the first frames of the stream) a word's competitor
+    score is +inf, not inf - inf (nan) or finite - inf (-inf, the best score of all)."""
+    rec, config = load_recognizer(tiny_spotter)
+    wave = soundfile.read(stream.with_suffix(".wav"), dtype="float32")[0]
+    _, _, comp = _recorded(rec, config.frontend, wave, score_norm="competitor")
+    assert not np.isnan(comp).any() and not np.isneginf(comp).any()
+    assert np.isposinf(comp[0]).all() and np.isfinite(comp).any()
+
+
+def test_no_hit_shorter_than_the_shortest_match(tiny_spotter, stream):
+    rec, config = load_recognizer(tiny_spotter)
+    wave = soundfile.read(stream.with_suffix(".wav"), dtype="float32")[0]
+    for d in (0.0, 0.3):
+        spotter = Spotter(rec, config.frontend, thresholds=float("inf"), min_duration=d,
+                          score_norm="background")
+        hits = spotter.push(wave) + spotter.flush()
+        frames = [round((h.end - h.start - 0.015) / spotter.frame_seconds) for h in hits]
+        assert hits and min(frames) >= (0 if d == 0 else 15)
+        if d == 0:
+            assert min(frames) < 15  # without the limit, shorter matches do come out

@@ -24,11 +24,14 @@ def _split(text):
 @click.option("--snr", type=float, default=20.0, show_default=True,
               help="Signal-to-noise ratio (dB) of the background noise.")
 @click.option("--no-noise", is_flag=True, help="No background noise.")
+@click.option("--keep-levels", is_flag=True,
+              help="Keep the recordings' own levels (default: every clip scaled to the same "
+                   "mean power, so that each is at --snr).")
 @click.option("--rate", type=click.IntRange(1000), default=8000, show_default=True,
               help="Sample rate of the stream (Hz).")
 @click.option("--seed", type=int, default=0, show_default=True)
 def make_stream(manifest, out, keywords, speakers, fillers, keyword_fraction, filler_fraction,
-                clips, snr, no_noise, rate, seed):
+                clips, snr, no_noise, keep_levels, rate, seed):
     """Build a long test recording from MANIFEST's clips: keywords and non-keywords of the
     chosen speakers in random order, pauses, coloured noise at --snr dB, and the reference
     times of every clip."""
@@ -52,11 +55,13 @@ def make_stream(manifest, out, keywords, speakers, fillers, keyword_fraction, fi
     extra = [u for f in fillers for u in read_manifest(f)]
     wave, refs = build(utterances, rate, keywords=words, fillers=extra, seed=seed,
                        keyword_fraction=keyword_fraction, filler_fraction=filler_fraction,
-                       clips=clips, snr_db=None if no_noise else snr)
+                       clips=clips, snr_db=None if no_noise else snr,
+                       equal_levels=not keep_levels)
     settings = {"manifest": str(manifest), "keywords": words, "speakers": chosen,
                 "fillers": list(fillers), "keyword_fraction": keyword_fraction,
                 "filler_fraction": filler_fraction, "clips": clips,
-                "snr_db": None if no_noise else snr, "seed": seed}
+                "snr_db": None if no_noise else snr, "equal_levels": not keep_levels,
+                "seed": seed}
     info = write_stream(out, wave, rate, refs, settings)
     click.echo(f"{info['audio']}: {info['seconds'] / 60:.1f} minutes, {info['keywords']} "
                f"keywords ({100 * info['keyword_seconds'] / info['seconds']:.1f}% of the time), "

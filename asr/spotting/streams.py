@@ -6,11 +6,16 @@ by pauses. Every clip is cut to its speech (the front end's silence trimming,
 :func:`asr.features.audio.trim_bounds`), so the reference times are those of the speech. The
 keyword time is a fraction :math:`\phi` of the stream: with :math:`K` the total duration of
 the keyword clips, :math:`D = K / \phi`, and the pauses share what the clips leave (random
-Dirichlet shares, at least ``min_pause`` each). Coloured Gaussian noise
-(:math:`v_n = \epsilon_n + \rho v_{n-1}`) is added at an SNR relative to the mean power of the
-speech,
+Dirichlet shares, at least ``min_pause`` each). Every clip is first scaled to the same mean
+power (``equal_levels``, the default: corpora and speakers are recorded at levels tens of dB
+apart, and with one noise level for all a quiet speaker's clips would sit far below the nominal
+SNR), to the mean of the clips' powers, :math:`x \leftarrow x \sqrt{\bar P / \overline{x^2}}`.
+Coloured Gaussian noise (:math:`v_n = \epsilon_n + \rho v_{n-1}`) is then added at an SNR
+relative to the mean power of the speech,
 
-.. math:: \sigma^2 = \frac{\overline{x^2}_{\text{speech}}}{\overline{v^2}}\, 10^{-\text{SNR}/10}.
+.. math:: \sigma^2 = \frac{\overline{x^2}_{\text{speech}}}{\overline{v^2}}\, 10^{-\text{SNR}/10},
+
+so that with equal levels every clip is at the SNR.
 
 Everything is drawn from one seed.
 """
@@ -53,10 +58,18 @@ def _clip(path, sample_rate, frontend_trim):
     return torch.as_tensor(wave).numpy().astype(np.float64)
 
 
+def _equal_levels(items):
+    """Every clip scaled to the mean of the clips' mean powers (silent clips left alone)."""
+    powers = np.array([float((w ** 2).mean()) if len(w) else 0.0 for _, w, _ in items])
+    target = powers[powers > 0].mean() if (powers > 0).any() else 0.0
+    return [(u, w * np.sqrt(target / p) if p > 0 else w, k)
+            for (u, w, k), p in zip(items, powers, strict=True)]
+
+
 def make_stream(utterances, sample_rate: int, *, keywords=None, fillers=(), seed: int = 0,
                 keyword_fraction: float = 0.1, filler_fraction: float = 0.1,
                 clips: int | None = None, snr_db: float | None = 20.0, rho: float = 0.7,
-                min_pause: float = 0.3, trim=(40.0, 0.025, 0.010)):
+                min_pause: float = 0.3, trim=(40.0, 0.025, 0.010), equal_levels: bool = True):
     """Build one stream.
 
     Parameters
@@ -81,6 +94,9 @@ def make_stream(utterances, sample_rate: int, *, keywords=None, fillers=(), seed
         Shortest pause between clips (s).
     trim : (dB, window s, hop s)
         Silence trimming of each clip.
+    equal_levels : bool
+        Scale every clip to the same mean power, so that each one is at ``snr_db`` (False:
+        the recordings' own levels, one noise level for all).
 
     Returns
     -------
@@ -115,6 +131,8 @@ def make_stream(utterances, sample_rate: int, *, keywords=None, fillers=(), seed
             items.append((other[i], wave, False))
             used += len(wave) / sample_rate
     items = [items[i] for i in rng.permutation(len(items))]
+    if equal_levels:
+        items = _equal_levels(items)
     speech = sum(len(w) for _, w, _ in items)
     pause_total = max(total * sample_rate - speech, min_pause * sample_rate * (len(items) + 1))
     free = pause_total - min_pause * sample_rate * (len(items) + 1)
