@@ -72,8 +72,8 @@ from asr.dtw import SubsequenceMatcher
 from asr.spotting.frontend import StreamEncoder, StreamFeatures
 from asr.spotting.suppression import Suppressor
 
-# 0.14 s: a hit is printed within 0.3 s of the word's end (listen); on the validation stream
-# 0.2 s found 88.8% at 5 false alarms/hour, 0.14 s 88.0%, 0.1 s 86.8%
+# 0.14 s: the widest suppression window that still prints a live hit (asr listen) within
+# 0.3 s of the word's end; docs/experiments.md has the trade-off
 WINDOW_SECONDS = 0.14
 MIN_DURATION_SECONDS = 0.2
 SCORE_NORMS = ("none", "background", "competitor")
