@@ -91,7 +91,7 @@ print(",".join(sorted(speakers[0] & (speakers[1] | speakers[2]))))' \
       asr prepare folder "$pretrain_data" --out "$data/pretrain" --test-speakers "$held"
     fi
     asr train --data "$data/pretrain" --exp "$exp/pretrain" --config "$config" \
-      "train.epochs=$pretrain_epochs" "${pretrain_overrides[@]}" \
+      "train.epochs=$pretrain_epochs" "${pretrain_overrides[@]}" $(pretrain_templates "$config") \
       $( [ -e "$exp/pretrain/last.pt" ] && echo --resume )
     done_stage 2
   fi

@@ -139,6 +139,7 @@ if [ "$pretrain_data" != none ]; then
       # no channel offsets: its 24 speakers bring their own channels
       asr train --data data/pretrain --exp "exp/pretrain/$system" --config "$conf" \
         "train.epochs=$pretrain_epochs" "${pretrain_overrides[@]}" train.channel_offset=0 \
+        $(pretrain_templates "$conf") \
         $( [ -e "exp/pretrain/$system/last.pt" ] && echo --resume )
     done
     done_stage 0

@@ -27,9 +27,10 @@
 #                         when that is a directory, else nothing
 #   pretrain_overrides    (array) the settings of a pretraining run on another corpus of many
 #                         words: competitors pruned, validation every 4th epoch, 60 clips per
-#                         word for the template init, 4 templates per word (only G_W is kept:
-#                         an `auto` count of 8 on 220 clips per word doubles the cost of every
-#                         DTW for nothing); used as "${pretrain_overrides[@]}"
+#                         word for the template init; used as "${pretrain_overrides[@]}"
+#   pretrain_templates CONFIG  print model.templates_per_word=4 when CONFIG's count is `auto`
+#                         (only G_W of a pretraining run is kept: an `auto` count of 8 on 220
+#                         clips per word doubles the cost of every DTW for nothing)
 
 prog=${0##*/}
 stage=0
@@ -104,5 +105,10 @@ shared_data() {
   if [ -d "$dir" ]; then (cd "$dir" && pwd); fi
 }
 
-pretrain_overrides=(train.prune_words=5 train.valid_every=4 model.init_max_utterances=60
-                    model.templates_per_word=4)
+pretrain_overrides=(train.prune_words=5 train.valid_every=4 model.init_max_utterances=60)
+
+pretrain_templates() {
+  if grep -Eq '^[[:space:]]*templates_per_word:[[:space:]]*auto' "$1"; then
+    echo model.templates_per_word=4
+  fi
+}
