@@ -116,9 +116,9 @@ def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time
               for name, utts in splits.items()}
 
     cache = _cache(data_dir, config)
-    if _ctx.distributed:  # rank 0 computes the features once; the other ranks then read them
-        if _ctx.is_main:
-            _fill_cache(cache, config, splits)
+    # data-parallel: rank 0 computes the features into the cache first, the other ranks wait
+    # and then read them from it (one barrier on each side of the feature work)
+    if _ctx.distributed and not _ctx.is_main:
         _ctx.barrier()
     prior = None
     if config.frontend.cmvn == "speaker":  # the prior of online speaker CMVN
@@ -134,6 +134,8 @@ def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time
     else:
         train_plain = (feats["train"][tc.speeds.index(1.0)] if 1.0 in tc.speeds
                        else _features_of(cache, config, splits["train"], speed=1.0))
+    if _ctx.distributed and _ctx.is_main:
+        _ctx.barrier()
 
     if state is None:
         from asr.model import build_recognizer
@@ -312,17 +314,6 @@ def _cache(data_dir: Path, config: Config):
     root = (Path(config.train.cache_dir) if config.train.cache_dir
             else data_dir / ".cache" / "features")
     return FeatureCache(root)
-
-
-def _fill_cache(cache, config: Config, splits: dict) -> None:
-    """Compute (or find) every cache entry a training run reads: the training set at each
-    training speed and at speed 1, the other splits at speed 1."""
-    tc = config.train
-    for speed in sorted({1.0, *tc.speeds}):
-        cache.get(splits["train"], config.frontend, speed=speed, jobs=tc.jobs)
-    for name in ("valid", "test"):
-        if splits.get(name):
-            cache.get(splits[name], config.frontend, speed=1.0, jobs=tc.jobs)
 
 
 def _features_of(cache, config: Config, utterances, speed: float) -> list:
