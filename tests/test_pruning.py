@@ -14,7 +14,10 @@ from asr.train import train
 from asr.training.pruning import CompetitorPruner
 
 
-def test_pairwise_dtw_pairs_mask_leaves_kept_pairs_exact():
+@pytest.mark.parametrize("block_bytes", [None, 64])
+def test_pairwise_dtw_pairs_mask_leaves_kept_pairs_exact(block_bytes, monkeypatch):
+    if block_bytes is not None:  # one query per block: each block's products skip templates
+        monkeypatch.setattr("asr.dtw.api._BLOCK_BYTES", block_bytes)
     g = torch.Generator().manual_seed(0)
     xs = [torch.randn(t, 4, generator=g, dtype=torch.float64, requires_grad=True)
           for t in (5, 7, 6)]
@@ -22,6 +25,8 @@ def test_pairwise_dtw_pairs_mask_leaves_kept_pairs_exact():
           for t in (4, 6, 5, 8)]
     keep = torch.rand(3, 4, generator=g) < 0.5
     keep[0, 0] = True
+    keep[:, 1] = False           # a template no query is aligned with
+    keep[:, 3] = torch.tensor([False, True, False])
     for gamma in (0.0, 0.5):
         full = pairwise_dtw(xs, ys, step="symmetric2", gamma=gamma, normalize=True)
         part = pairwise_dtw(xs, ys, step="symmetric2", gamma=gamma, normalize=True, pairs=keep)

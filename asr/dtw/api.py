@@ -390,7 +390,9 @@ class _GridDTW(torch.autograd.Function):
     The inner products come from BLAS, one block of queries at a time (about
     ``_BLOCK_BYTES``, so that the kernels read them from cache), into one reused numpy
     buffer. BLAS is much faster (up to 4x in float32 here) with the inner dimension padded to a
-    multiple of 8 and the row stride to a multiple of 16.
+    multiple of 8 and the row stride to a multiple of 16. When some pairs are left out
+    (``pairs``, competitor pruning), a block's products are taken with only the templates that
+    one of its queries is aligned with.
     """
 
     @staticmethod
@@ -411,12 +413,24 @@ class _GridDTW(torch.autograd.Function):
         av = a.detach().to(torch.float64).contiguous().numpy()
         bv = b.detach().to(torch.float64).contiguous().numpy()
         out, extra = _alloc_outputs(n, m, gamma, want_grad, True, dtype)
+        ny, offy = m[:B], c0[:B]
         for q0, q1 in blocks:
             rs, re, p0, p1 = offx[q0], offx[q1 - 1] + nx[q1 - 1], q0 * B, q1 * B
             blk = buf[: re - rs]
-            torch.mm(Up[rs:re], Vp.T, out=torch.from_numpy(blk)[:, : Vd.shape[0]])
-            sub = (r0[p0:p1] - rs, c0[p0:p1], n[p0:p1], m[p0:p1], ok[p0:p1])
-            _run_pairs(blk, av[rs:re], bv, s, True, *sub, code, radius, gamma, G, want_grad,
+            used = ok[p0:p1].reshape(q1 - q0, B).any(axis=0)
+            if used.all():  # every template: one product with all of them
+                torch.mm(Up[rs:re], Vp.T, out=torch.from_numpy(blk)[:, : Vd.shape[0]])
+                cols, bcols = c0[p0:p1], bv
+            else:  # pruned pairs: the products with the templates some query of the block uses
+                frames = np.concatenate([np.arange(offy[t], offy[t] + ny[t])
+                                         for t in np.flatnonzero(used)] or [np.zeros(0, int)])
+                start = np.zeros(B, dtype=np.int64)
+                start[used] = np.concatenate(([0], np.cumsum(ny[used])[:-1]))
+                index = torch.from_numpy(frames)
+                torch.mm(Up[rs:re], Vp[index].T, out=torch.from_numpy(blk)[:, : frames.size])
+                cols, bcols = np.tile(start, q1 - q0), np.ascontiguousarray(bv[frames])
+            sub = (r0[p0:p1] - rs, cols, n[p0:p1], m[p0:p1], ok[p0:p1])
+            _run_pairs(blk, av[rs:re], bcols, s, True, *sub, code, radius, gamma, G, want_grad,
                        out[p0:p1], _subset(extra, gamma, want_grad, p0, p1))
         ctx.state = (Ud, Vd, s, meta, out, G, extra, a.dtype, b.dtype)
         return torch.from_numpy(out).to(U.dtype)
