@@ -1,5 +1,6 @@
 """Shared fixtures: where the read-only corpora live (``../shared/data`` beside the repo), and a
-local HTTP server on 127.0.0.1 for offline download tests."""
+local HTTP server on 127.0.0.1 for offline download tests. The longest tests run first, so that
+with several workers (``make test``: pytest-xdist) none of them starts last and runs alone."""
 
 import os
 import threading
@@ -11,6 +12,23 @@ from _support import Handler, fsdd_utterances
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("ASR_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+# the tests that take a minute or more (whole recipes), longest first
+LONGEST_FIRST = (
+    "test_fsdd_loso_recipe_nested_validation",
+    "test_fsdd_enroll_recipe",
+    "test_arabic_speech_commands_recipe_stages",
+    "test_folder_recipe_stages",
+    "test_self_exemplars_fix_an_answer_from_the_speakers_confident_ones",
+    "test_fsdd_recipe_stages",
+)
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    # a stable sort: the other tests keep their order
+    items.sort(key=lambda item: rank.get(getattr(item, "originalname", item.name), len(rank)))
 
 
 @pytest.fixture(scope="session")
