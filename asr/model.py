@@ -183,7 +183,8 @@ class Recognizer(nn.Module):
         from asr.dtw import pairwise_dtw
 
         pairs = None if words is None else words[:, self.template_word]
-        return pairwise_dtw(list(encoded), self.templates(), pairs=pairs, **self.dtw_options)
+        return pairwise_dtw(list(encoded), self.template_frames, pairs=pairs,
+                            y_lengths=self.template_lengths, **self.dtw_options)
 
     def word_energies(self, distances: torch.Tensor) -> torch.Tensor:
         """Reduce [B, num_templates] to [B, num_words] by the (soft-)min over each word's."""

@@ -211,6 +211,30 @@ def _padded(rng, shapes, fill=np.nan, dtype=torch.float64):
 SHAPES_BATCH = [(5, 4), (3, 3), (1, 2), (6, 6), (4, 2), (2, 1)]
 
 
+@pytest.mark.parametrize("gamma", [0.0, 0.3])
+def test_pairwise_packed_templates_match_the_list(gamma):
+    g = torch.Generator().manual_seed(11)
+    xs = [torch.randn(t, 3, generator=g, dtype=torch.float64, requires_grad=True)
+          for t in (6, 4)]
+    lengths = [5, 2, 7]
+    frames = torch.randn(sum(lengths), 3, generator=g, dtype=torch.float64, requires_grad=True)
+    listed = pairwise_dtw(xs, list(torch.split(frames, lengths)), step="symmetric2",
+                          gamma=gamma, normalize=True)
+    packed = pairwise_dtw(xs, frames, y_lengths=lengths, step="symmetric2", gamma=gamma,
+                          normalize=True)
+    assert torch.equal(listed, packed)
+    weights = torch.randn(2, 3, generator=g, dtype=torch.float64)
+    expected = torch.autograd.grad((listed * weights).sum(), [*xs, frames])
+    got = torch.autograd.grad((packed * weights).sum(), [*xs, frames])
+    for a, b in zip(expected, got, strict=True):
+        assert torch.equal(a, b)
+    for bad in ([5, 2, 6], [5, 0, 9], []):
+        with pytest.raises(DtwInputError, match="ys: lengths"):
+            pairwise_dtw(xs, frames, y_lengths=bad)
+    with pytest.raises(DtwInputError, match="packed"):
+        pairwise_dtw(xs, list(torch.split(frames, lengths)), y_lengths=lengths)
+
+
 @pytest.mark.parametrize("step", STEP_PATTERNS)
 @pytest.mark.parametrize("gamma", [0.0, 0.3])
 def test_padded_batch_equals_unpadded_singles(step, gamma):

@@ -544,6 +544,21 @@ def _all_finite(x: torch.Tensor) -> bool:
     return bool(torch.isfinite(x.sum(dtype=torch.float64))) or bool(torch.isfinite(x).all())
 
 
+def _packed_sequences(frames, lengths, name: str) -> tuple[torch.Tensor, np.ndarray]:
+    """Check packed sequences: ``frames`` [sum of lengths, D], ``lengths`` [B] (each >= 1)."""
+    if not isinstance(frames, torch.Tensor) or frames.ndim != 2 or frames.shape[1] < 1:
+        raise DtwInputError(f"{name}: packed sequences must be one [sum M_b, D >= 1] tensor")
+    if frames.dtype not in (torch.float32, torch.float64):
+        raise DtwInputError(f"{name}: expected float32 or float64, got {frames.dtype}")
+    n = np.asarray(lengths.detach().cpu() if isinstance(lengths, torch.Tensor) else lengths)
+    if n.ndim != 1 or n.size == 0 or n.dtype.kind not in "iu" or n.min() < 1:
+        raise DtwInputError(f"{name}: lengths must be a non-empty list of integers >= 1")
+    if int(n.sum()) != frames.shape[0]:
+        raise DtwInputError(f"{name}: lengths add up to {int(n.sum())}, not to the "
+                            f"{frames.shape[0]} frames given")
+    return frames, n.astype(np.int64)
+
+
 def _stack_sequences(seqs, name: str) -> list[torch.Tensor]:
     if isinstance(seqs, torch.Tensor) or not isinstance(seqs, Sequence) or len(seqs) == 0:
         raise DtwInputError(f"{name}: expected a non-empty list of [T, D] tensors")
@@ -599,6 +614,7 @@ def pairwise_dtw(
     gamma: float = 0.0,
     normalize: bool = False,
     pairs=None,
+    y_lengths=None,
 ) -> torch.Tensor:
     r"""DTW energies of every (query, template) pair, differentiable w.r.t. every sequence.
 
@@ -623,8 +639,10 @@ def pairwise_dtw(
     ----------
     xs : list of torch.Tensor
         ``A`` queries ``[N_a, D]`` (utterances), float32 or float64.
-    ys : list of torch.Tensor
-        ``B`` templates ``[M_b, D]``.
+    ys : list of torch.Tensor, or torch.Tensor
+        ``B`` templates ``[M_b, D]``; or, with ``y_lengths``, their frames back to back in one
+        tensor ``[sum_b M_b, D]`` (packed: no per-call splitting and concatenation, which for a
+        few hundred templates costs as much as scoring one short utterance).
     metric : {"sqeuclidean", "cosine"}
         Local distance.
     step, band, gamma
@@ -636,6 +654,8 @@ def pairwise_dtw(
     pairs : array_like or torch.Tensor of bool, optional
         ``[A, B]``: only the pairs marked True are aligned (pruning: the work is proportional to
         the pairs kept); the others are ``+inf`` with zero gradient, like infeasible pairs.
+    y_lengths : sequence of int, optional
+        ``[B]`` lengths :math:`M_b` of the templates when ``ys`` is packed.
 
     Returns
     -------
@@ -659,17 +679,21 @@ def pairwise_dtw(
     gamma = check_gamma(gamma)
     check_metric(metric)
     xs = _stack_sequences(xs, "xs")
-    ys = _stack_sequences(ys, "ys")
-    dims = {s.shape[1] for s in xs} | {s.shape[1] for s in ys}
+    if y_lengths is None:
+        ys = _stack_sequences(ys, "ys")
+        ny = np.array([s.shape[0] for s in ys], dtype=np.int64)
+        Y = torch.cat(ys)
+    else:
+        Y, ny = _packed_sequences(ys, y_lengths, "ys")
+    dims = {s.shape[1] for s in xs} | {Y.shape[1]}
     if len(dims) != 1:
         raise DtwInputError(f"xs, ys: all sequences need the same feature dimension, got {dims}")
-    dtype = torch.float64 if any(s.dtype == torch.float64 for s in xs + ys) else torch.float32
+    dtype = torch.float64 if any(s.dtype == torch.float64 for s in [*xs, Y]) else torch.float32
     X = torch.cat(xs).to(dtype)  # cat promotes float32 to float64 itself when they are mixed
-    Y = torch.cat(ys).to(dtype)
+    Y = Y.to(dtype)
     if not (_all_finite(X) and _all_finite(Y)):
         raise DtwInputError("xs, ys: contain NaN or infinite values")
     nx = np.array([s.shape[0] for s in xs], dtype=np.int64)
-    ny = np.array([s.shape[0] for s in ys], dtype=np.int64)
     A, B = nx.size, ny.size
     offx = np.concatenate(([0], np.cumsum(nx)[:-1]))
     offy = np.concatenate(([0], np.cumsum(ny)[:-1]))
