@@ -116,6 +116,21 @@ def test_deltas_follow_the_regression_formula(fsdd_file):
     assert torch.equal(add_deltas(torch.ones(4, 3), 0), torch.ones(4, 3))
 
 
+@pytest.mark.parametrize("win_length", [3, 5, 9])
+def test_deltas_match_torchaudio(win_length):
+    import torchaudio.functional as AF
+
+    x = torch.randn(37, 13, generator=torch.Generator().manual_seed(0))
+    ours = add_deltas(x, 2, win_length=win_length)
+    d = AF.compute_deltas(x.T, win_length=win_length).T
+    dd = AF.compute_deltas(d.T, win_length=win_length).T
+    torch.testing.assert_close(ours, torch.cat([x, d, dd], dim=1), rtol=1e-5, atol=1e-5)
+    one = add_deltas(x[:1], 1, win_length=win_length)       # one frame: deltas are 0
+    assert torch.equal(one[:, 13:], torch.zeros(1, 13))
+    with pytest.raises(ValueError, match="odd"):
+        add_deltas(x, 1, win_length=4)
+
+
 def test_cmvn_modes(fsdd_file):
     wave = load_audio(fsdd_file, 8000)
     raw = compute_features(wave, FrontendConfig(sample_rate=8000, cmvn="none"))

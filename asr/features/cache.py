@@ -34,7 +34,7 @@ from asr.features.frontend import raw_features
 
 log = logging.getLogger(__name__)
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: deltas by arithmetic (float rounding differs from 1, a convolution)
 # entries this large (bytes) are memory-mapped rather than read into memory
 MMAP_MIN_BYTES = 64 << 20
 # below this many files per worker, starting processes costs more than it saves

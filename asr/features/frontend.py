@@ -12,7 +12,6 @@ import os
 from collections.abc import Sequence
 
 import torch
-import torchaudio.functional as AF
 from torchaudio.compliance import kaldi
 
 from asr.errors import AudioError
@@ -185,12 +184,21 @@ def add_deltas(feats: torch.Tensor, order: int, win_length: int = 5) -> torch.Te
     r"""Append ``order`` levels of regression deltas, ``[T, D] -> [T, D * (1 + order)]``.
 
     :math:`d_t = \sum_{n=1}^{N} n (c_{t+n} - c_{t-n}) / (2 \sum_{n=1}^{N} n^2)` with
-    :math:`N = (\text{win\_length} - 1) / 2` and edge frames replicated
-    (:func:`torchaudio.functional.compute_deltas`); delta-deltas are the deltas of :math:`d`.
+    :math:`N = (\text{win\_length} - 1) / 2` and edge frames replicated (what
+    :func:`torchaudio.functional.compute_deltas` computes, by a convolution that costs more than
+    this arithmetic on one utterance); delta-deltas are the deltas of :math:`d`.
     """
+    if win_length < 3 or win_length % 2 == 0:
+        raise ValueError(f"win_length must be odd and >= 3, got {win_length}")
+    n = (win_length - 1) // 2
+    denom = 2.0 * sum(k * k for k in range(1, n + 1))
     blocks = [feats]
     for _ in range(order):
-        blocks.append(AF.compute_deltas(blocks[-1].T, win_length=win_length).T)
+        x = blocks[-1]
+        frames = x.shape[0]
+        p = torch.cat([x[:1].expand(n, -1), x, x[-1:].expand(n, -1)])
+        d = sum(k * (p[n + k:n + k + frames] - p[n - k:n - k + frames]) for k in range(1, n + 1))
+        blocks.append(d / denom)
     return torch.cat(blocks, dim=1) if order else feats
 
 
