@@ -1,5 +1,7 @@
 """Config: defaults, YAML round trip, typed dotted overrides, and loud failures."""
 
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -148,3 +150,14 @@ def test_distribution_has_a_name_of_its_own():
     assert meta["name"] == DISTRIBUTION != "asr"
     assert meta["scripts"]["asr"] == "asr.cli:main"
     assert version(DISTRIBUTION)
+
+
+RECIPE_CONFIGS = sorted((Path(__file__).resolve().parents[1] / "recipes").glob("*/conf/*.yaml"))
+
+
+@pytest.mark.parametrize("path", RECIPE_CONFIGS, ids=lambda p: f"{p.parent.parent.name}/{p.name}")
+def test_every_recipe_config_loads_and_validates(path, tmp_path):
+    config = load_config(path)
+    config.validate()
+    save_config(config, tmp_path / "resolved.yaml")          # round trip of the resolved form
+    assert load_config(tmp_path / "resolved.yaml").to_dict() == config.to_dict()
