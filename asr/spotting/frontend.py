@@ -39,7 +39,7 @@ import torch
 from torchaudio.compliance import kaldi
 
 from asr.errors import ConfigError
-from asr.features.frontend import INT16_SCALE
+from asr.features.frontend import INT16_SCALE, add_deltas
 
 CMVN_FRAMES = 300
 
@@ -135,10 +135,7 @@ class StreamFeatures:
         lo = max(0, a - self.look)
         hi = min(self.raw_done, b + self.look)
         raw = self.raw[lo - self.raw_offset:hi - self.raw_offset]
-        blocks = [raw]
-        for _ in range(self.config.deltas):
-            blocks.append(_deltas(blocks[-1]))
-        feats = np.concatenate(blocks, axis=1)[a - lo:b - lo]
+        feats = add_deltas(torch.from_numpy(raw), self.config.deltas).numpy()[a - lo:b - lo]
         return self._normalize(feats)
 
     def _normalize(self, feats):
@@ -170,14 +167,6 @@ class StreamFeatures:
         if keep > 0:
             self.samples = self.samples[keep:]
             self.sample_offset += keep
-
-
-def _deltas(x: np.ndarray) -> np.ndarray:
-    """Regression deltas over +-2 frames, edges replicated (as
-    :func:`torchaudio.functional.compute_deltas` with ``win_length=5``, in numpy: per block, a
-    torch convolution costs more than the arithmetic)."""
-    p = np.concatenate([x[:1], x[:1], x, x[-1:], x[-1:]])
-    return ((p[3:-1] - p[1:-3]) + 2.0 * (p[4:] - p[:-4])) / 10.0
 
 
 class StreamEncoder:
