@@ -413,7 +413,7 @@ class _GridDTW(torch.autograd.Function):
         av = a.detach().to(torch.float64).contiguous().numpy()
         bv = b.detach().to(torch.float64).contiguous().numpy()
         out, extra = _alloc_outputs(n, m, gamma, want_grad, True, dtype)
-        ny, offy = m[:B], c0[:B]
+        ny = m[:B]
         for q0, q1 in blocks:
             rs, re, p0, p1 = offx[q0], offx[q1 - 1] + nx[q1 - 1], q0 * B, q1 * B
             blk = buf[: re - rs]
@@ -422,8 +422,7 @@ class _GridDTW(torch.autograd.Function):
                 torch.mm(Up[rs:re], Vp.T, out=torch.from_numpy(blk)[:, : Vd.shape[0]])
                 cols, bcols = c0[p0:p1], bv
             else:  # pruned pairs: the products with the templates some query of the block uses
-                frames = np.concatenate([np.arange(offy[t], offy[t] + ny[t])
-                                         for t in np.flatnonzero(used)] or [np.zeros(0, int)])
+                frames = np.flatnonzero(np.repeat(used, ny))  # the used templates' frames
                 start = np.zeros(B, dtype=np.int64)
                 start[used] = np.concatenate(([0], np.cumsum(ny[used])[:-1]))
                 index = torch.from_numpy(frames)
