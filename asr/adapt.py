@@ -19,14 +19,23 @@ with :math:`C` the ``fraction`` of utterances of largest margin (per speaker :ma
 distance between front-end features. A word without a confident exemplar gets the mean of the
 other words' energies in that row (no preference either way once standardized).
 
-It is transductive: it needs many utterances of the test speaker at once (a manifest), never
-their labels.
+:func:`self_exemplar_energies` is transductive: it needs many utterances of the test speaker at
+once (a manifest), never their labels. :class:`OwnExemplars` is its online form, for a speaker
+met one utterance at a time (``asr eval --online --own-exemplars K``, ``asr recognize --speaker
+NAME --own-exemplars K``): the exemplars of word :math:`y` are the :math:`K` *earlier*
+utterances of the speaker answered :math:`y` with the largest margins (answer and margin of the
+recognizer without this expert), distances are taken between raw front-end features (the same
+speaker and channel on both sides, so no normalization is needed), and the expert abstains (a
+constant row, which standardizes to zero) until every word of the vocabulary has an exemplar, so
+that a word is never preferred for being the only one the speaker has said.
 """
 
 import math
 from collections.abc import Sequence
 
 import torch
+
+from asr.errors import AsrError
 
 
 def confident_answers(energies: torch.Tensor, speakers: Sequence[str],
@@ -76,3 +85,112 @@ def self_exemplar_energies(features: Sequence[torch.Tensor], speakers: Sequence[
     row_mean = (torch.where(finite, out, 0.0).sum(dim=1, keepdim=True)
                 / finite.sum(dim=1, keepdim=True).clamp(min=1))
     return torch.where(finite, out, row_mean).to(energies.dtype)
+
+
+class OwnExemplars:
+    """One speaker's own exemplars, met online: per word, the ``per_word`` earlier utterances
+    answered that word with the largest margins (see the module docstring).
+
+    Parameters
+    ----------
+    num_words : int
+        Size of the vocabulary.
+    per_word : int
+        :math:`K`, the exemplars kept per word.
+    """
+
+    def __init__(self, num_words: int, per_word: int):
+        if num_words < 2 or per_word < 1:
+            raise ValueError(f"need >= 2 words and >= 1 exemplar per word, got {num_words} "
+                             f"and {per_word}")
+        self.num_words = int(num_words)
+        self.per_word = int(per_word)
+        self.pools: list[list[tuple[float, torch.Tensor]]] = [[] for _ in range(num_words)]
+
+    @property
+    def ready(self) -> bool:
+        """Whether every word has an exemplar (before that the expert abstains)."""
+        return all(self.pools)
+
+    def energies(self, features: torch.Tensor) -> torch.Tensor:
+        """:math:`E_\\text{own}` [W] of one utterance's raw features [T, D]: for each word the
+        smallest length-normalized symmetric2 DTW distance to its exemplars; all zeros while
+        some word has none."""
+        from asr.dtw import pairwise_dtw
+
+        if not self.ready:
+            return torch.zeros(self.num_words)
+        exemplars = [f for pool in self.pools for _, f in pool]
+        with torch.no_grad():
+            distances = pairwise_dtw([features], exemplars, step="symmetric2",
+                                     normalize=True)[0]
+        out, start = torch.empty(self.num_words), 0
+        for word, pool in enumerate(self.pools):
+            out[word] = distances[start:start + len(pool)].min()
+            start += len(pool)
+        return out
+
+    def add(self, features: torch.Tensor, answer: int, margin: float) -> None:
+        """Offer a decided utterance: it joins word ``answer``'s exemplars if its margin is
+        among the ``per_word`` largest there."""
+        pool = self.pools[int(answer)]
+        pool.append((float(margin), features.detach().float().clone()))
+        pool.sort(key=lambda item: -item[0])  # stable: an earlier exemplar wins a tie
+        del pool[self.per_word:]
+
+    def to_dict(self) -> dict:
+        """Plain tensors, lists and numbers (``torch.load(weights_only=True)`` reads them)."""
+        return {"num_words": self.num_words, "per_word": self.per_word,
+                "margins": [[m for m, _ in pool] for pool in self.pools],
+                "features": [[f for _, f in pool] for pool in self.pools]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "OwnExemplars":
+        try:
+            own = cls(int(data["num_words"]), int(data["per_word"]))
+            margins, features = data["margins"], data["features"]
+            if len(margins) != own.num_words or len(features) != own.num_words:
+                raise ValueError("one pool per word")
+            for word in range(own.num_words):
+                if len(margins[word]) != len(features[word]):
+                    raise ValueError("one margin per exemplar")
+                own.pools[word] = [(float(m), torch.as_tensor(f).float())
+                                   for m, f in zip(margins[word], features[word], strict=True)]
+                if any(f.ndim != 2 for _, f in own.pools[word]):
+                    raise ValueError("exemplars are [frames, dims]")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise AsrError(f"not a set of own exemplars ({exc})") from None
+        return own
+
+
+def own_exemplar_energies(features: Sequence[torch.Tensor], speakers: Sequence[str],
+                          energies: torch.Tensor, order: Sequence[int],
+                          per_word: int) -> torch.Tensor:
+    """:math:`E_\\text{own}` [B, W] of a manifest met online: utterance ``order[0]`` first,
+    each speaker with his own :class:`OwnExemplars`, offered each of his utterances after it is
+    scored (answer and margin from ``energies``, the recognizer's). The same as scoring the
+    files one by one with :class:`OwnExemplars`, computed with one DTW matrix per speaker."""
+    from asr.dtw import pairwise_dtw
+    from asr.evaluate import decide
+
+    n, num_words = energies.shape
+    if len(features) != n or len(speakers) != n or sorted(order) != list(range(n)):
+        raise ValueError(f"{len(features)} feature sequences, {len(speakers)} speakers and an "
+                         f"order of {len(order)} for {n} rows of energies")
+    answers, margins = decide(energies)
+    out = torch.zeros(n, num_words)
+    for speaker in sorted(set(speakers)):
+        rows = [i for i in order if speakers[i] == speaker]
+        with torch.no_grad():
+            distances = pairwise_dtw([features[i] for i in rows], [features[i] for i in rows],
+                                     step="symmetric2", normalize=True)
+        pools: list[list[tuple[float, int]]] = [[] for _ in range(num_words)]  # (margin, k)
+        for k, i in enumerate(rows):
+            if all(pools):
+                for word, pool in enumerate(pools):
+                    out[i, word] = distances[k, [j for _, j in pool]].min()
+            pool = pools[int(answers[i])]
+            pool.append((float(margins[i]), k))
+            pool.sort(key=lambda item: -item[0])
+            del pool[per_word:]
+    return out

@@ -67,3 +67,52 @@ def test_a_word_without_confident_exemplars_is_neutral():
     assert math.isfinite(float(combine_energies([energies, own]).sum()))
     with pytest.raises(ValueError):
         self_exemplar_energies(feats[:-1], speakers, energies, fraction=1.0)
+
+
+def test_own_exemplars_online_equal_the_sequential_form_and_abstain_until_every_word():
+    """own_exemplar_energies (one DTW matrix per speaker) = OwnExemplars fed one utterance at a
+    time in the given order; zeros until the speaker has said every word; each word's energy is
+    the nearest of its K exemplars of largest margin among his *earlier* utterances."""
+    from asr.adapt import OwnExemplars, own_exemplar_energies
+    from asr.evaluate import decide
+
+    feats, words, speakers = word_sequences(seed=3)
+    g = torch.Generator().manual_seed(1)
+    energies = torch.rand(len(feats), 3, generator=g)
+    energies[torch.arange(len(feats)), words] -= 0.6  # mostly right, margins vary
+    order = torch.randperm(len(feats), generator=g).tolist()
+    out = own_exemplar_energies(feats, speakers, energies, order, per_word=2)
+    answers, margins = decide(energies)
+    own = {s: OwnExemplars(3, per_word=2) for s in set(speakers)}
+    seen = {s: [] for s in set(speakers)}
+    for i in order:
+        s = speakers[i]
+        row = own[s].energies(feats[i])
+        assert torch.allclose(out[i], row, atol=1e-5)
+        said = {int(answers[j]) for j in seen[s]}
+        assert (row != 0).any() == (said == {0, 1, 2})
+        if said == {0, 1, 2}:
+            for word in range(3):
+                pool = sorted((j for j in seen[s] if answers[j] == word),
+                              key=lambda j: -float(margins[j]))[:2]
+                d = pairwise_dtw([feats[i]], [feats[j] for j in pool], step="symmetric2",
+                                 normalize=True)[0]
+                assert float(row[word]) == pytest.approx(float(d.min()), abs=1e-5)
+        own[s].add(feats[i], int(answers[i]), float(margins[i]))
+        seen[s].append(i)
+    back = OwnExemplars.from_dict(own["a"].to_dict())
+    assert [[m for m, _ in p] for p in back.pools] == [[m for m, _ in p] for p in own["a"].pools]
+    assert all(len(p) <= 2 for p in back.pools)
+    assert torch.allclose(back.energies(feats[0]), own["a"].energies(feats[0]))
+
+
+def test_own_exemplars_refuse_damaged_state():
+    from asr.adapt import OwnExemplars
+    from asr.errors import AsrError
+
+    data = OwnExemplars(3, 2).to_dict()
+    data["margins"] = data["margins"][:2]
+    with pytest.raises(AsrError, match="not a set of own exemplars"):
+        OwnExemplars.from_dict(data)
+    with pytest.raises(AsrError):
+        OwnExemplars.from_dict({"num_words": 3})

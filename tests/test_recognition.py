@@ -206,6 +206,42 @@ def test_eval_online_equals_recognize_speaker_fed_on_stdin(exps, data_dir, tmp_p
     assert plain["mode"] == "strict" and same["confusion"] == plain["confusion"]
 
 
+def test_eval_online_own_exemplars_equal_recognize_speaker(exps, data_dir, tmp_path):
+    """eval --online --own-exemplars K = recognize --speaker --own-exemplars K fed the same
+    order on stdin, over two calls (the exemplars persist in NAME.own.pt); --reset forgets
+    them; a damaged exemplar file gets a one-line error."""
+    import numpy as np
+
+    utts = read_manifest(data_dir / "test.jsonl")
+    scored = invoke("eval", "--exp", exps["speaker"], "--online", "--order-seed", 5,
+                    "--own-exemplars", 2, "--own-weight", 2, "--format", "json")
+    assert scored.exit_code == 0, scored.output
+    scored = json.loads(scored.output)
+    assert scored["own_exemplars"] == 2 and scored["mode"] == "online"
+    order = np.random.default_rng(5).permutation(len(utts)).tolist()
+    args = ["recognize", "--exp", exps["speaker"], "-", "--speaker", "jackson", "--state-dir",
+            tmp_path, "--own-exemplars", 2, "--own-weight", 2, "--format", "json"]
+    half = len(order) // 2
+    rows = []
+    for part in (order[:half], order[half:]):  # two calls: the state carries over
+        fed = invoke(*args, stdin="".join(f"{utts[i].path}\n" for i in part))
+        assert fed.exit_code == 0, fed.output
+        rows += [json.loads(line) for line in fed.stdout.splitlines()]
+    correct = sum(r["words"][0] == utts[i].word for r, i in zip(rows, order, strict=True))
+    assert scored["accuracy"] == pytest.approx(correct / len(utts))
+    own = tmp_path / "jackson.own.pt"
+    assert own.is_file()
+    stored = torch.load(own, weights_only=True)
+    assert all(len(pool) <= 2 for pool in stored["exemplars"]["margins"])
+    own.write_bytes(b"not a torch file")
+    broken = invoke(*args, stdin=f"{utts[0].path}\n")
+    assert broken.exit_code != 0
+    assert_one_line_error(broken, "unreadable own exemplars")
+    assert invoke("recognize", "--exp", exps["speaker"], "--speaker", "jackson", "--state-dir",
+                  tmp_path, "--reset").exit_code == 0
+    assert not own.exists() and not (tmp_path / "jackson.json").exists()
+
+
 def test_recognize_and_eval_refuse_bad_arguments(exps, tmp_path, fsdd_dir):
     wav = fsdd_dir / "recordings" / "2_jackson_0.wav"
     assert invoke("recognize", "--exp", exps["speaker"], wav, "--reset").exit_code == 2

@@ -30,6 +30,15 @@ import click
 @click.option("--online", is_flag=True,
               help="Online speaker CMVN: each utterance decided from itself and its speaker's "
                    "earlier utterances only (asr.features.online), speakers from the manifest.")
+@click.option("--own-exemplars", "own_per_word", type=click.IntRange(1), default=None,
+              help="With --online: adapt to each speaker from his earlier utterances without "
+                   "labels: per word, the K of them answered that word with the largest "
+                   "margins are DTW exemplars of a second expert (asr.adapt.OwnExemplars; front "
+                   "end of the first dtw1nn --exp, else the first --exp), once he has said "
+                   "every word; as asr recognize --speaker NAME --own-exemplars K.")
+@click.option("--own-weight", type=click.FloatRange(0.0, min_open=True), default=1.0,
+              show_default=True,
+              help="With --own-exemplars: the expert's weight against the models' energies.")
 @click.option("--order-seed", type=int, default=None,
               help="With --online: meet the utterances in a random order fixed by this seed "
                    "(default: manifest order).")
@@ -46,8 +55,8 @@ import click
                    "asr pick-weights on a validation speaker). [default: equal]")
 @click.option("--jobs", type=click.IntRange(1), default=2, show_default=True,
               help="Processes for feature extraction.")
-def evaluate(exp_dirs, out_dir, manifest, which, fmt, speeds, self_fraction, online, order_seed,
-             prior_frames, strict, weights, jobs):
+def evaluate(exp_dirs, out_dir, manifest, which, fmt, speeds, self_fraction, online,
+             own_per_word, own_weight, order_seed, prior_frames, strict, weights, jobs):
     """Score EXP on a manifest; write eval.json, confusion.png and rejection.png into EXP.
 
     The rejection figures give the fraction of utterances that must be rejected (lowest margin
@@ -70,8 +79,9 @@ def evaluate(exp_dirs, out_dir, manifest, which, fmt, speeds, self_fraction, onl
     from asr.evaluate import format_table, score
     from asr.inference import experts_energies
 
-    if not online and (order_seed is not None or prior_frames is not None):
-        raise click.UsageError("--order-seed and --prior-frames need --online")
+    if not online and (order_seed is not None or prior_frames is not None
+                       or own_per_word is not None):
+        raise click.UsageError("--order-seed, --prior-frames and --own-exemplars need --online")
     if strict and (online or self_fraction is not None):
         raise click.UsageError("--strict takes each utterance on its own: it cannot be combined "
                                "with --online or --self-exemplars")
@@ -104,6 +114,11 @@ def evaluate(exp_dirs, out_dir, manifest, which, fmt, speeds, self_fraction, onl
                         configs[0].frontend)
         energies = _with_self_exemplars(energies, utterances, frontend, manifest,
                                         self_fraction, jobs)
+    if own_per_word is not None:
+        frontend = next((c.frontend for c in configs if c.model.kind == "dtw1nn"),
+                        configs[0].frontend)
+        energies = _with_own_exemplars(energies, utterances, frontend, manifest,
+                                       settings["order"], own_per_word, own_weight, jobs)
     result = score(energies, labels, words)
     result["manifest"] = str(manifest)
     result["checkpoint"] = which
@@ -113,6 +128,8 @@ def evaluate(exp_dirs, out_dir, manifest, which, fmt, speeds, self_fraction, onl
     result["mode"] = "strict" if strict else _mode(online, self_fraction, configs, utterances)
     result["weights"] = list(weights) or None
     if online:
+        result["own_exemplars"] = own_per_word
+        result["own_weight"] = own_weight if own_per_word is not None else None
         result["order_seed"] = order_seed
         result["prior_frames"] = settings["prior_frames"]
     prefix = "" if Path(manifest).stem == "test" else f"{Path(manifest).stem}-"
@@ -165,6 +182,22 @@ def _with_self_exemplars(energies, utterances, frontend, manifest, fraction, job
     speakers = [u.speaker for u in utterances]
     own = self_exemplar_energies(features, speakers, energies, fraction)
     return combine_energies([energies, own])
+
+
+def _with_own_exemplars(energies, utterances, frontend, manifest, order, per_word, weight,
+                        jobs):
+    """The energies combined with each speaker's own earlier answers (asr.adapt.OwnExemplars)."""
+    from pathlib import Path
+
+    from asr.adapt import own_exemplar_energies
+    from asr.ensemble import combine_energies
+    from asr.features import FeatureCache
+
+    cache = FeatureCache(Path(manifest).resolve().parent / ".cache" / "features")
+    features = cache.get(utterances, frontend, speed=1.0, jobs=jobs)
+    speakers = [u.speaker for u in utterances]
+    own = own_exemplar_energies(features, speakers, energies, order, per_word)
+    return combine_energies([energies, own], [1.0, weight])
 
 
 def _data_dir_of(exp):

@@ -29,11 +29,18 @@ import click
 @click.option("--prior-frames", type=click.FloatRange(0.0), default=None,
               help="Weight, in frames, of the training speakers' mean in the online speaker "
                    "mean. [default: the experiment's own, train.prior_frames]")
+@click.option("--own-exemplars", "own_per_word", type=click.IntRange(1), default=None,
+              help="With --speaker: also adapt to him without labels, his K most confidently "
+                   "answered earlier files per word becoming DTW exemplars of a second expert "
+                   "once he has said every word (as asr eval --online --own-exemplars K).")
+@click.option("--own-weight", type=click.FloatRange(0.0, min_open=True), default=1.0,
+              show_default=True,
+              help="With --own-exemplars: the expert's weight against the models' energies.")
 @click.option("--weight", "weights", type=click.FloatRange(0.0), multiple=True,
               help="Weight of each --exp in the ensemble, in the same order (as chosen by "
                    "asr pick-weights). [default: equal]")
 def recognize(exp_dirs, files, top, which, fmt, speeds, speaker, state_dir, reset,
-              prior_frames, weights):
+              prior_frames, own_per_word, own_weight, weights):
     """Recognize each FILE, one at a time; FILE '-' reads paths from stdin, one per line, each
     answered as soon as it is read. A file that fails gets a one-line error on stderr and the
     others are still recognized; the exit status is 1 when any file failed.
@@ -48,8 +55,10 @@ def recognize(exp_dirs, files, top, which, fmt, speeds, speaker, state_dir, rese
 
     from asr.recognition import SpeakerState, System, default_state_dir
 
-    if speaker is None and (reset or state_dir is not None or prior_frames is not None):
-        raise click.UsageError("--reset, --state-dir and --prior-frames need --speaker NAME")
+    if speaker is None and (reset or state_dir is not None or prior_frames is not None
+                            or own_per_word is not None):
+        raise click.UsageError("--reset, --state-dir, --prior-frames and --own-exemplars need "
+                               "--speaker NAME")
     if not files and not reset:
         raise click.UsageError("give one or more FILEs, or '-' to read paths from stdin")
     if "-" in files and len(files) > 1:
@@ -59,14 +68,15 @@ def recognize(exp_dirs, files, top, which, fmt, speeds, speaker, state_dir, rese
         folder = default_state_dir() if state_dir is None else state_dir
         state = SpeakerState.load(folder, speaker, reset=reset)
         if reset:
-            state.path.unlink(missing_ok=True)
+            state.remove()
     if not files:
         return
     if weights and len(weights) != len(exp_dirs):
         raise click.UsageError(f"--weight: give one per --exp ({len(exp_dirs)}), "
                                f"got {len(weights)}")
     system = System.load(exp_dirs, which=which, speeds=speeds, prior_frames=prior_frames,
-                         weights=list(weights) or None)
+                         weights=list(weights) or None, own_per_word=own_per_word,
+                         own_weight=own_weight)
     paths = _stdin_paths() if files == ("-",) else files
     failed = 0
     for path in paths:

@@ -8,6 +8,12 @@ end shares them; the prior :math:`(\mu_0, \tau)` is the experiment's own and is 
 The file is written atomically (temporary file in the same folder, then :func:`os.replace`)
 after each decided file; two calls for the same speaker at the same time keep the later write.
 
+With ``--own-exemplars K`` the speaker's own exemplars (:class:`asr.adapt.OwnExemplars`: raw
+features of his most confidently answered earlier files, per word) are kept beside it in
+``STATE_DIR/NAME.own.pt``, a dict of tensors and numbers read with ``torch.load(weights_only=True)``
+(no pickled code), written atomically too; they belong to one front end and one vocabulary, and
+start again when either changes.
+
 The default folder is ``$XDG_CACHE_HOME/asr/speakers`` (``~/.cache/asr/speakers``).
 """
 
@@ -22,6 +28,7 @@ from pathlib import Path
 
 import torch
 
+from asr.adapt import OwnExemplars
 from asr.errors import AsrError
 from asr.features.online import OnlineCmvn
 
@@ -60,6 +67,7 @@ class SpeakerState:
         self.name = name
         self.path = path
         self.streams: dict[str, dict] = {}
+        self.own: dict | None = None  # {"key", "words", "exemplars": OwnExemplars}
 
     @classmethod
     def load(cls, state_dir: str | os.PathLike, name: str, reset: bool = False) -> SpeakerState:
@@ -80,7 +88,39 @@ class SpeakerState:
             raise AsrError(f"{state.path}: not an asr speaker state (version {VERSION}); "
                            "use --reset to start again")
         state.streams = data["streams"]
+        state._load_own()
         return state
+
+    @property
+    def own_path(self) -> Path | None:
+        """``NAME.own.pt`` beside the state file (None for an in-memory state)."""
+        return None if self.path is None else self.path.with_name(f"{self.name}.own.pt")
+
+    def _load_own(self) -> None:
+        path = self.own_path
+        if path is None or not path.exists():
+            return
+        try:
+            data = torch.load(path, weights_only=True)
+            self.own = {"key": str(data["key"]), "words": [str(w) for w in data["words"]],
+                        "exemplars": OwnExemplars.from_dict(data["exemplars"])}
+        except Exception as exc:  # noqa: BLE001 - any damage: one line, never a traceback
+            raise AsrError(f"{path}: unreadable own exemplars ({str(exc).splitlines()[0]}); "
+                           "use --reset to start again") from None
+
+    def own_exemplars(self, key: str, words, per_word: int) -> OwnExemplars:
+        """The speaker's own exemplars for stream ``key`` and vocabulary ``words``, kept at
+        ``per_word`` per word (a new, empty set when the stream or vocabulary changed)."""
+        words = list(words)
+        if (self.own is None or self.own["key"] != key or self.own["words"] != words):
+            self.own = {"key": key, "words": words,
+                        "exemplars": OwnExemplars(len(words), per_word)}
+        own = self.own["exemplars"]
+        if own.per_word != per_word:
+            own.per_word = int(per_word)
+            for pool in own.pools:
+                del pool[per_word:]
+        return own
 
     def cmvn(self, key: str, prior_mean: torch.Tensor | None, prior_frames: float,
              include_current: bool = True) -> OnlineCmvn:
@@ -106,17 +146,31 @@ class SpeakerState:
         if self.path is None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp",
-                                   dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w") as handle:
-                json.dump(self.to_dict(), handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        if self.own is not None:
+            own = {"key": self.own["key"], "words": self.own["words"],
+                   "exemplars": self.own["exemplars"].to_dict()}
+            _write_atomically(self.own_path, lambda handle: torch.save(own, handle), "wb")
+        _write_atomically(self.path, lambda handle: json.dump(self.to_dict(), handle), "w")
+
+    def remove(self) -> None:
+        """Delete the state's files (``--reset``)."""
+        for path in (self.path, self.own_path):
+            if path is not None:
+                path.unlink(missing_ok=True)
+
+
+def _write_atomically(path: Path, write, mode: str) -> None:
+    """``write(handle)`` into a temporary file beside ``path``, then rename it over ``path``."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _valid_stream(stats) -> bool:

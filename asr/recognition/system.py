@@ -12,7 +12,11 @@ through a speaker's online CMVN state when one is given (:mod:`asr.features.onli
 * a model with per-utterance CMVN (``mean``, ``meanvar``, ``none``) is not affected by a state.
 
 After a file is decided its raw frames are added to the state (one stream per front end and
-speed, :func:`asr.recognition.speakers.stream_key`).
+speed, :func:`asr.recognition.speakers.stream_key`). With ``own_per_word`` the state also keeps
+the speaker's own exemplars (:class:`asr.adapt.OwnExemplars`, raw features of the first dtw1nn
+member's front end, else the first member's, at speed 1), a second expert combined with the
+models' energies with weight ``own_weight`` (:func:`asr.ensemble.combine_energies`); it is
+offered each file with the answer and margin of the models alone.
 """
 
 from __future__ import annotations
@@ -43,11 +47,16 @@ class System:
         Whether a file's own frames enter its online speaker mean.
     weights : sequence of float, optional
         Weight of each experiment in the product of experts (default: equal).
+    own_per_word : int, optional
+        With a speaker state: :math:`K`, the speaker's own exemplars kept per word (None: none).
+    own_weight : float
+        Weight of the own-exemplar expert.
     """
 
     def __init__(self, members, speeds: Sequence[float] = (1.0,),
                  prior_frames: float | None = None, include_current: bool = True,
-                 weights: Sequence[float] | None = None):
+                 weights: Sequence[float] | None = None, own_per_word: int | None = None,
+                 own_weight: float = 1.0):
         if not members:
             raise ValueError("a System needs at least one recognizer")
         self.members = list(members)
@@ -58,12 +67,20 @@ class System:
             raise ValueError(f"{len(weights)} weights for {len(self.members)} experiments")
         self.weights = None if weights is None else [float(w) for w in weights]
         self.include_current = bool(include_current)
+        self.own_per_word = None if own_per_word is None else int(own_per_word)
+        self.own_weight = float(own_weight)
         # distinct (front end, speed) streams, each computed once per file
         self.streams = {}
         for _, config in self.members:
             for speed in self.speeds:
                 self.streams.setdefault(stream_key(config.frontend, speed),
                                         (config.frontend, speed))
+        self.own_key = None
+        if self.own_per_word is not None:
+            frontend = next((c.frontend for _, c in self.members if c.model.kind == "dtw1nn"),
+                            self.members[0][1].frontend)
+            self.own_key = stream_key(frontend, 1.0)
+            self.streams.setdefault(self.own_key, (frontend, 1.0))
 
     @classmethod
     def load(cls, exp_dirs: Sequence, which: str = "best", **options) -> System:
@@ -134,6 +151,7 @@ class System:
                   top: int = 1) -> FileResult:
         """The answer for one file (or its one-line error); with ``speaker``, the file's raw
         frames then join the speaker's statistics, and the state is saved."""
+        from asr.ensemble import combine_energies
         from asr.evaluate import decide
 
         try:
@@ -141,6 +159,12 @@ class System:
         except AsrError as exc:
             return FileResult(path=str(path), error=str(exc))
         energies = self.energies(raw, speaker)
+        own = None
+        if speaker is not None and self.own_key is not None:
+            own = speaker.own_exemplars(self.own_key, self.words, self.own_per_word)
+            answers, base_margins = decide(energies)
+            own_row = own.energies(raw[self.own_key])[None, :].to(energies.dtype)
+            energies = combine_energies([energies, own_row], [1.0, self.own_weight])
         _, margins = decide(energies)
         row = energies[0]
         ranked = torch.argsort(row, stable=True)[: max(1, top)].tolist()
@@ -149,5 +173,7 @@ class System:
         if speaker is not None:
             for key in self.speaker_streams():
                 speaker.update(key, raw[key])
+            if own is not None:
+                own.add(raw[self.own_key], int(answers[0]), float(base_margins[0]))
             speaker.save()
         return result

@@ -10,6 +10,7 @@
 #                             [--nn1-config FILE] [--eval-speeds 0.9,...,1.1] [--order-seed N]
 #                             [--retrain true|false] [--pretrain-data DIR|none]
 #                             [--pretrain-epochs N] [--nn1-priors 10,30,100]
+#                             [--extra-voices DIR|none]
 #
 # --speakers: the held-out speakers, one fold each (any speakers of DIR, which has FSDD's layout).
 # --valid-speaker: V for every fold (default: the speaker after S in DIR's sorted speaker list,
@@ -28,6 +29,11 @@
 # templates are initialized through it. Four training speakers are few: the pretrained G_W has
 # heard 24 more voices. Default: ../shared/data/arabic_speech_commands beside the repository
 # when it is there, else none (no pretraining).
+# --extra-voices: a Speech Commands folder (its own layout and split lists) whose zero ... nine
+# clips of its train and validation lists (local/extra_voices.py) are added to every fold's
+# training data as digits "0" ... "9", each of its speakers a speaker of his own: more voices
+# for the TDNNs and exemplars for the 1-NN. Default: ../shared/data/speech_commands_sample beside
+# the repository when it is there (78 clips of 19 speakers), else none.
 # --nn1-priors: the weights (frames) of the training prior in the DTW 1-NN's speaker CMVN tried
 # on V, one utterance at a time; the best is the 1-NN's train.prior_frames (a smaller weight
 # lets a lone utterance's own mean count more).
@@ -37,7 +43,8 @@
 #      when --data-dir is given); pretrain the MFCC and log-mel TDNNs on --pretrain-data
 #                                                               -> exp/pretrain/{train,train_logmel}/
 #   1  manifests: data/si_S/select (train: the others but V, valid: V, test: S) and
-#      data/si_S/final (train and valid: every speaker but S, test: S)
+#      data/si_S/final (train and valid: every speaker but S, test: S); the --extra-voices
+#      clips are appended to both train.jsonl
 #   2  train the MFCC TDNN on select, best epoch on V          -> exp/si_S/select/train/
 #   3  train the log-mel TDNN on select, best epoch on V       -> exp/si_S/select/train_logmel/
 #   4  the DTW 1-NN on select, its prior weight chosen on V     -> exp/si_S/select/dtw1nn/,
@@ -71,6 +78,7 @@ retrain=true
 pretrain_data=default
 pretrain_epochs=12
 nn1_priors="10,30,100"
+extra_voices=default
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -88,6 +96,7 @@ while [ $# -gt 0 ]; do
     --pretrain-data) need_value "$@"; pretrain_data="$2"; shift 2 ;;
     --pretrain-epochs) need_value "$@"; pretrain_epochs="$2"; shift 2 ;;
     --nn1-priors) need_value "$@"; nn1_priors="$2"; shift 2 ;;
+    --extra-voices) need_value "$@"; extra_voices="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) usage_error "unknown option '$1' (see --help)" ;;
   esac
@@ -104,6 +113,12 @@ if [ "$pretrain_data" = default ]; then
   [ -n "$pretrain_data" ] || pretrain_data=none
 elif [ "$pretrain_data" != none ]; then
   pretrain_data=$(abs_dir "$pretrain_data" --pretrain-data)
+fi
+if [ "$extra_voices" = default ]; then
+  extra_voices=$(shared_data speech_commands_sample)
+  [ -n "$extra_voices" ] || extra_voices=none
+elif [ "$extra_voices" != none ]; then
+  extra_voices=$(abs_dir "$extra_voices" --extra-voices)
 fi
 speed_args=()
 for v in ${eval_speeds//,/ }; do speed_args+=(--speed "$v"); done
@@ -180,6 +195,12 @@ for s in ${speakers//,/ }; do
     asr prepare fsdd "$data_dir" --out "data/si_$s/select" --test-speakers "$s" \
       --valid-speakers "$v"
     asr prepare fsdd "$data_dir" --out "data/si_$s/final" --test-speakers "$s"
+    if [ "$extra_voices" != none ]; then
+      python3 local/extra_voices.py "$extra_voices" "data/si_$s/extra_voices.jsonl"
+      for part in select final; do
+        cat "data/si_$s/extra_voices.jsonl" >> "data/si_$s/$part/train.jsonl"
+      done
+    fi
     done_stage 1
   fi
 
