@@ -140,13 +140,31 @@ def tiny_arabic_speech_commands(shared_data, root):
     return root
 
 
+def tiny_speech_commands_digits(shared_data, root):
+    """``root``: two training clips of "zero", "one" and "seven" from the shared Speech Commands
+    sample, in its layout, with its split lists."""
+    sample = shared_data / "speech_commands_sample"
+    listed = set((sample / "validation_list.txt").read_text().split())
+    listed |= set((sample / "testing_list.txt").read_text().split())
+    for word in ("zero", "one", "seven"):
+        (root / word).mkdir(parents=True)
+        clips = sorted(p for p in (sample / word).glob("*.wav") if f"{word}/{p.name}" not in listed)
+        for clip in clips[:2]:
+            (root / word / clip.name).symlink_to(clip)
+    for name in ("validation_list.txt", "testing_list.txt"):
+        (root / name).symlink_to(sample / name)
+    return root
+
+
 def test_fsdd_loso_recipe_nested_validation(tmp_path, fsdd_three_speakers, shared_data):
     """Two folds of nested leave-one-speaker-out: the TDNNs start from ones pretrained on
-    another corpus, the validation speaker is neither the test speaker nor in training, the
-    weights come from him, and the final system is scored on the test speaker one utterance at
-    a time, online and in batch."""
+    another corpus and hear extra voices (Speech Commands digits), the validation speaker is
+    neither the test speaker nor in training, the weights and the online own exemplars come from
+    him, and the final system is scored on the test speaker one utterance at a time, online and
+    in batch."""
     recipe = copy_recipe(tmp_path, "fsdd")
     pretrain = tiny_arabic_speech_commands(shared_data, tmp_path / "asc")
+    extra = tiny_speech_commands_digits(shared_data, tmp_path / "sc")
     config = tiny_config(tmp_path, cmvn="speaker")
     logmel = tiny_config(tmp_path, kind="logmel", cmvn="speaker")
     for path in (config, logmel):
@@ -155,7 +173,8 @@ def test_fsdd_loso_recipe_nested_validation(tmp_path, fsdd_three_speakers, share
         path.write_text(yaml.safe_dump(conf))
     args = ["--data-dir", fsdd_three_speakers, "--config", config, "--logmel-config", logmel,
             "--speakers", "george,jackson", "--eval-speeds", "1", "--order-seed", "3",
-            "--pretrain-data", pretrain, "--pretrain-epochs", 1, "--nn1-priors", "30,100"]
+            "--pretrain-data", pretrain, "--pretrain-epochs", 1, "--nn1-priors", "30,100",
+            "--extra-voices", extra, "--own-exemplars", "1,2"]
     result = run_recipe(recipe, *args, cwd=tmp_path, script="loso.sh")
     assert result.returncode == 0, result.stdout + result.stderr
     exp = recipe / "exp"
@@ -170,12 +189,17 @@ def test_fsdd_loso_recipe_nested_validation(tmp_path, fsdd_three_speakers, share
                  for name in ("train", "valid", "test")}
         assert {row["speaker"] for row in parts["test"]} == {s}
         assert {row["speaker"] for row in parts["valid"]} == {v}
-        assert {row["speaker"] for row in parts["train"]} == {"george", "jackson", "lucas"} - {s, v}
+        fsdd = {row["speaker"] for row in parts["train"] if "/" not in row["id"]}
+        assert fsdd == {"george", "jackson", "lucas"} - {s, v}
+        extra_rows = [row for row in parts["train"] if "/" in row["id"]]  # Speech Commands ids
+        assert sorted(row["word"] for row in extra_rows) == ["0", "0", "1", "1", "7", "7"]
         assert all((exp / f"si_{s}" / ".done" / f"loso-stage{n}").is_file() for n in range(1, 8))
         # the final TDNNs: retrained with V for the epochs chosen on V
         final = [json.loads(line) for line in
                  (recipe / "data" / f"si_{s}" / "final" / "train.jsonl").open()]
-        assert {row["speaker"] for row in final} == {"george", "jackson", "lucas"} - {s}
+        assert ({row["speaker"] for row in final if "/" not in row["id"]}
+                == {"george", "jackson", "lucas"} - {s})
+        assert sum("/" in row["id"] for row in final) == 6
         trained = yaml.safe_load((exp / f"si_{s}" / "final" / "train" / "config.yaml")
                                  .read_text())
         for part, system in (("select", "train"), ("select", "train_logmel"),
@@ -196,9 +220,16 @@ def test_fsdd_loso_recipe_nested_validation(tmp_path, fsdd_three_speakers, share
         choice = json.loads((exp / f"si_{s}" / "select" / "choice.json").read_text())
         assert choice["validation_speakers"] == [v] and len(choice["weights"]) == 3
         assert choice["manifest"].endswith(f"si_{s}/select/valid.jsonl")
+        online = choice["online"]  # the own exemplars, chosen on V met online
+        assert online["order_seed"] == 3 and len(online["tried"]) == 2 * 3
+        assert online["accuracy"] == max([online["plain_accuracy"]]
+                                         + [t["accuracy"] for t in online["tried"]])
         modes = {name: json.loads((exp / f"si_{s}" / name / "eval.json").read_text())
-                 for name in ("online", "online_state", "batch")}
+                 for name in ("online", "online_state", "online_cmvn", "batch")}
+        assert modes["online_state"]["own_exemplars"] == online["own_exemplars"]
+        assert modes["online_cmvn"]["own_exemplars"] is None
         assert modes["online"]["mode"] == "strict" and modes["online_state"]["mode"] == "online"
+        assert modes["online_cmvn"]["mode"] == "online"
         assert modes["batch"]["mode"] == "batch" and modes["online_state"]["order_seed"] == 3
         assert all(m["weights"] == choice["weights"] and m["checkpoint"] == "last"
                    and m["experiments"][0] == f"exp/si_{s}/final/train" for m in modes.values())

@@ -103,7 +103,7 @@ def evaluate(exp_dirs, out_dir, manifest, which, fmt, speeds, self_fraction, onl
             raise DataError(f"{manifest}: no test manifest (give one with --manifest)")
     settings = None
     if online:
-        settings = _online_settings(manifest, order_seed, prior_frames)
+        settings = online_settings(manifest, order_seed, prior_frames)
     energies, labels, utterances, configs, words = experts_energies(
         exps, manifest, which=which, jobs=jobs, speeds=sorted(set(speeds)), online=settings,
         strict=strict)
@@ -115,9 +115,7 @@ def evaluate(exp_dirs, out_dir, manifest, which, fmt, speeds, self_fraction, onl
         energies = _with_self_exemplars(energies, utterances, frontend, manifest,
                                         self_fraction, jobs)
     if own_per_word is not None:
-        frontend = next((c.frontend for c in configs if c.model.kind == "dtw1nn"),
-                        configs[0].frontend)
-        energies = _with_own_exemplars(energies, utterances, frontend, manifest,
+        energies = _with_own_exemplars(energies, utterances, configs, manifest,
                                        settings["order"], own_per_word, own_weight, jobs)
     result = score(energies, labels, words)
     result["manifest"] = str(manifest)
@@ -148,8 +146,9 @@ def evaluate(exp_dirs, out_dir, manifest, which, fmt, speeds, self_fraction, onl
         click.echo(f"mode: {result['mode']}")
 
 
-def _online_settings(manifest, order_seed, prior_frames):
-    """Keyword arguments of asr.features.online_speaker_cmvn (less the prior mean)."""
+def online_settings(manifest, order_seed, prior_frames):
+    """Keyword arguments of asr.features.online_speaker_cmvn (less the prior mean): the manifest's
+    utterances in manifest order, or in a random order fixed by ``order_seed``."""
     import numpy as np
 
     from asr.corpora import read_manifest
@@ -184,17 +183,26 @@ def _with_self_exemplars(energies, utterances, frontend, manifest, fraction, job
     return combine_energies([energies, own])
 
 
-def _with_own_exemplars(energies, utterances, frontend, manifest, order, per_word, weight,
-                        jobs):
-    """The energies combined with each speaker's own earlier answers (asr.adapt.OwnExemplars)."""
+def own_features(utterances, configs, manifest, jobs):
+    """Raw features (speed 1, no speaker CMVN) of the own-exemplar expert's front end: the first
+    dtw1nn expert's, else the first expert's (as asr.recognition.System)."""
     from pathlib import Path
 
-    from asr.adapt import own_exemplar_energies
-    from asr.ensemble import combine_energies
     from asr.features import FeatureCache
 
+    frontend = next((c.frontend for c in configs if c.model.kind == "dtw1nn"),
+                    configs[0].frontend)
     cache = FeatureCache(Path(manifest).resolve().parent / ".cache" / "features")
-    features = cache.get(utterances, frontend, speed=1.0, jobs=jobs)
+    return cache.get(utterances, frontend, speed=1.0, jobs=jobs)
+
+
+def _with_own_exemplars(energies, utterances, configs, manifest, order, per_word, weight,
+                        jobs):
+    """The energies combined with each speaker's own earlier answers (asr.adapt.OwnExemplars)."""
+    from asr.adapt import own_exemplar_energies
+    from asr.ensemble import combine_energies
+
+    features = own_features(utterances, configs, manifest, jobs)
     speakers = [u.speaker for u in utterances]
     own = own_exemplar_energies(features, speakers, energies, order, per_word)
     return combine_energies([energies, own], [1.0, weight])

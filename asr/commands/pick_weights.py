@@ -18,13 +18,26 @@ import click
               help="Average each expert's energies over speed-perturbed copies (as asr eval).")
 @click.option("--grid", default="0,0.5,1,2", show_default=True,
               help="Comma-separated candidate weights of each expert.")
+@click.option("--own-exemplars", "own_grid", default=None,
+              help="Also choose, online (each utterance from itself and its speaker's earlier "
+                   "ones, in the order of --order-seed), the own-exemplar expert of asr eval "
+                   "--online --own-exemplars K for the chosen weights: comma-separated "
+                   "candidate K (the choice may also be none).")
+@click.option("--own-weights", "own_weight_grid", default="0.5,1,2", show_default=True,
+              help="With --own-exemplars: comma-separated candidate weights of that expert.")
+@click.option("--order-seed", type=int, default=None,
+              help="With --own-exemplars: the online order (as asr eval --order-seed).")
 @click.option("--jobs", type=click.IntRange(1), default=2, show_default=True,
               help="Processes for feature extraction.")
-def pick_weights(exp_dirs, manifest, out_file, which, speeds, grid, jobs):
+def pick_weights(exp_dirs, manifest, out_file, which, speeds, grid, own_grid, own_weight_grid,
+                 order_seed, jobs):
     """Choose the weights w_m of the product of experts sum_m w_m E_m / sigma_m (asr.ensemble)
     that recognize the most utterances of MANIFEST, each utterance on its own (strict: no
     statistics from the speaker's other recordings), and write them to --out; pass them to
-    asr eval / asr recognize as --weight, one per --exp, in the same order."""
+    asr eval / asr recognize as --weight, one per --exp, in the same order.
+
+    With --own-exemplars, the own-exemplar expert (K and weight, or none) is then chosen on the
+    same utterances met online, with those weights; its choice is under "online" in --out."""
     import json
     import os
     from pathlib import Path
@@ -34,14 +47,19 @@ def pick_weights(exp_dirs, manifest, out_file, which, speeds, grid, jobs):
 
     if len(exp_dirs) < 2:
         raise click.UsageError("give two or more --exp (the experts to weigh)")
-    try:
-        candidates = sorted({float(x) for x in grid.split(",") if x.strip()})
-    except ValueError:
-        raise click.BadParameter(f"{grid!r}: comma-separated numbers",
-                                 param_hint="--grid") from None
+    candidates = _numbers(grid, "--grid", float)
     if not candidates or min(candidates) < 0 or max(candidates) <= 0:
         raise click.BadParameter("needs non-negative numbers, one of them > 0",
                                  param_hint="--grid")
+    if own_grid is None and order_seed is not None:
+        raise click.UsageError("--order-seed needs --own-exemplars")
+    if own_grid is not None:
+        own_candidates = _numbers(own_grid, "--own-exemplars", int)
+        own_weights = _numbers(own_weight_grid, "--own-weights", float)
+        if not own_candidates or min(own_candidates) < 1:
+            raise click.BadParameter("needs positive integers", param_hint="--own-exemplars")
+        if not own_weights or min(own_weights) <= 0:
+            raise click.BadParameter("needs positive numbers", param_hint="--own-weights")
     energies, labels, utterances, _, _ = experts_energies(
         exp_dirs, manifest, which=which, jobs=jobs, speeds=sorted(set(speeds)), strict=True)
     weights, accuracy = pick_weights(energies, labels, candidates)
@@ -59,6 +77,9 @@ def pick_weights(exp_dirs, manifest, out_file, which, speeds, grid, jobs):
         "grid": candidates,
         "checkpoint": which,
     }
+    if own_grid is not None:
+        result["online"] = _pick_own(exp_dirs, manifest, which, speeds, weights, own_candidates,
+                                     own_weights, order_seed, jobs)
     out = Path(out_file)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
@@ -72,3 +93,48 @@ def pick_weights(exp_dirs, manifest, out_file, which, speeds, grid, jobs):
         click.echo(f"{name:<{width}}  {acc:>18}  {w:>6}")
     click.echo(f"ensemble: {100 * accuracy:.1f}% with these weights, "
                f"{100 * result['equal_weights_accuracy']:.1f}% with equal weights -> {out}")
+    if own_grid is not None:
+        online = result["online"]
+        chosen = ("none" if online["own_exemplars"] is None else
+                  f"K={online['own_exemplars']}, weight {online['own_weight']:g}")
+        click.echo(f"online: {100 * online['plain_accuracy']:.1f}% without own exemplars, "
+                   f"{100 * online['accuracy']:.1f}% with the choice ({chosen})")
+
+
+def _numbers(text, hint, kind):
+    try:
+        return sorted({kind(x) for x in text.split(",") if x.strip()})
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: comma-separated numbers", param_hint=hint) from None
+
+
+def _pick_own(exp_dirs, manifest, which, speeds, weights, candidates, own_weights, order_seed,
+              jobs):
+    """The own-exemplar expert (K, weight) of best online accuracy, or none when none beats the
+    online ensemble alone (ties go to none, then to the smaller K and weight)."""
+    from asr.adapt import own_exemplar_energies
+    from asr.commands.evaluate import online_settings, own_features
+    from asr.ensemble import combine_energies
+    from asr.inference import experts_energies
+
+    settings = online_settings(manifest, order_seed, None)
+    energies, labels, utterances, configs, _ = experts_energies(
+        exp_dirs, manifest, which=which, jobs=jobs, speeds=sorted(set(speeds)), online=settings)
+    combined = combine_energies(energies, weights)
+    features = own_features(utterances, configs, manifest, jobs)
+    speakers = [u.speaker for u in utterances]
+
+    def accuracy(e):
+        return float((e.argmin(dim=1) == labels).float().mean())
+
+    plain = accuracy(combined)
+    tried, best = [], (plain, None, None)
+    for k in candidates:
+        own = own_exemplar_energies(features, speakers, combined, settings["order"], k)
+        for w in own_weights:
+            a = accuracy(combine_energies([combined, own], [1.0, w]))
+            tried.append({"own_exemplars": k, "own_weight": w, "accuracy": a})
+            if a > best[0]:
+                best = (a, k, w)
+    return {"plain_accuracy": plain, "accuracy": best[0], "own_exemplars": best[1],
+            "own_weight": best[2], "order_seed": order_seed, "tried": tried}

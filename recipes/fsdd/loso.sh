@@ -10,7 +10,7 @@
 #                             [--nn1-config FILE] [--eval-speeds 0.9,...,1.1] [--order-seed N]
 #                             [--retrain true|false] [--pretrain-data DIR|none]
 #                             [--pretrain-epochs N] [--nn1-priors 10,30,100]
-#                             [--extra-voices DIR|none]
+#                             [--extra-voices DIR|none] [--own-exemplars 2,5,10|none]
 #
 # --speakers: the held-out speakers, one fold each (any speakers of DIR, which has FSDD's layout).
 # --valid-speaker: V for every fold (default: the speaker after S in DIR's sorted speaker list,
@@ -34,6 +34,10 @@
 # training data as digits "0" ... "9", each of its speakers a speaker of his own: more voices
 # for the TDNNs and exemplars for the 1-NN. Default: ../shared/data/speech_commands_sample beside
 # the repository when it is there (78 clips of 19 speakers), else none.
+# --own-exemplars: the candidate K of the online own-exemplar expert (asr eval --online
+# --own-exemplars K: per word, the speaker's K most confidently answered earlier utterances as
+# DTW exemplars), chosen on V online with its weight (0.5, 1, 2), or none if none helps there;
+# none: never.
 # --nn1-priors: the weights (frames) of the training prior in the DTW 1-NN's speaker CMVN tried
 # on V, one utterance at a time; the best is the 1-NN's train.prior_frames (a smaller weight
 # lets a lone utterance's own mean count more).
@@ -49,14 +53,17 @@
 #   3  train the log-mel TDNN on select, best epoch on V       -> exp/si_S/select/train_logmel/
 #   4  the DTW 1-NN on select, its prior weight chosen on V     -> exp/si_S/select/dtw1nn/,
 #                                                                  dtw1nn_prior.json
-#   5  choose on V (one utterance at a time, --eval-speeds): the experts' weights
+#   5  choose on V (one utterance at a time, --eval-speeds): the experts' weights; then, with
+#      them, V met online (--order-seed): the own-exemplar expert
 #                                                               -> exp/si_S/select/choice.json
 #   6  the final experts on data/si_S/final (TDNNs retrained for their chosen epochs; with
 #      --retrain false the experts of stages 2-4)               -> exp/si_S/final/{train,...}/
 #   7  score the final system on S:
 #        exp/si_S/online/eval.json        each utterance on its own (strict: the headline)
-#        exp/si_S/online_state/eval.json  with S's online CMVN state from his earlier
-#                                         utterances only, in a seeded random order (--online)
+#        exp/si_S/online_state/eval.json  with S's online state from his earlier utterances
+#                                         only, in a seeded random order (--online: CMVN, and
+#                                         the own exemplars when V chose them)
+#        exp/si_S/online_cmvn/eval.json   the same with the online CMVN state only
 #        exp/si_S/batch/eval.json         transductive: S's mean over all his recordings first
 #        exp/si_S/strict/<expert>/eval.json   each expert alone, strict
 # Last (always): the table, one row per speaker and the mean -> exp/loso/summary.{md,json}
@@ -79,6 +86,7 @@ pretrain_data=default
 pretrain_epochs=12
 nn1_priors="10,30,100"
 extra_voices=default
+own_exemplars="2,5,10"
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -97,6 +105,7 @@ while [ $# -gt 0 ]; do
     --pretrain-epochs) need_value "$@"; pretrain_epochs="$2"; shift 2 ;;
     --nn1-priors) need_value "$@"; nn1_priors="$2"; shift 2 ;;
     --extra-voices) need_value "$@"; extra_voices="$2"; shift 2 ;;
+    --own-exemplars) need_value "$@"; own_exemplars="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) usage_error "unknown option '$1' (see --help)" ;;
   esac
@@ -104,6 +113,8 @@ done
 [ -n "${speakers//,/}" ] || usage_error "--speakers: give at least one speaker"
 [ -n "${eval_speeds//,/}" ] || usage_error "--eval-speeds: give at least one speed (1: none)"
 [ -n "${nn1_priors//,/}" ] || usage_error "--nn1-priors: give at least one weight"
+case "$own_exemplars" in none) ;; ''|,*|*,|*,,*|*[!0-9,]*)
+  usage_error "--own-exemplars: comma-separated positive integers, or none" ;; esac
 case "$retrain" in true|false) ;; *) usage_error "--retrain: true or false, not '$retrain'" ;; esac
 case "$order_seed" in ''|*[!0-9]*) usage_error "--order-seed: a non-negative integer" ;; esac
 case "$pretrain_epochs" in ''|0|*[!0-9]*) usage_error "--pretrain-epochs: a positive integer" ;;
@@ -244,6 +255,8 @@ for s in ${speakers//,/ }; do
   if run_stage 5 "choose the experts' weights on $v, one utterance at a time"; then
     asr pick-weights --exp "$exp/select/train" --exp "$exp/select/train_logmel" \
       --exp "$exp/select/dtw1nn" --manifest "$select/valid.jsonl" "${speed_args[@]}" \
+      $( [ "$own_exemplars" != none ] && echo --own-exemplars "$own_exemplars" \
+         --order-seed "$order_seed" ) \
       --out "$exp/select/choice.json"
     done_stage 5
   fi
@@ -287,8 +300,17 @@ for s in ${speakers//,/ }; do
     asr eval "${members[@]}" "${weight_args[@]}" --which "$which" --manifest "$test" --strict \
       "${speed_args[@]}" --out "$exp/online" --format json >/dev/null
     asr eval "${members[@]}" "${weight_args[@]}" --which "$which" --manifest "$test" --online \
-      --order-seed "$order_seed" "${speed_args[@]}" --out "$exp/online_state" \
+      --order-seed "$order_seed" "${speed_args[@]}" --out "$exp/online_cmvn" \
       --format json >/dev/null
+    own_args=()
+    own_k=$(json_get "$exp/select/choice.json" online.own_exemplars 2>/dev/null || true)
+    if [ -n "$own_k" ] && [ "$own_k" != None ] && [ "$own_k" != null ]; then
+      own_args=(--own-exemplars "$own_k" --own-weight
+                "$(json_get "$exp/select/choice.json" online.own_weight)")
+    fi
+    asr eval "${members[@]}" "${weight_args[@]}" --which "$which" --manifest "$test" --online \
+      --order-seed "$order_seed" "${speed_args[@]}" "${own_args[@]}" \
+      --out "$exp/online_state" --format json >/dev/null
     asr eval "${members[@]}" "${weight_args[@]}" --which "$which" --manifest "$test" \
       "${speed_args[@]}" --out "$exp/batch" --format json >/dev/null
     done_stage 7

@@ -20,12 +20,12 @@ DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight"
 
 def main(source: str, out: str) -> int:
     try:
-        parts = speech_commands.prepare(source, DIGITS)
+        parts = speech_commands.prepare(source)
     except AsrError as exc:
         print(f"extra_voices.py: {exc}", file=sys.stderr)
         return 1
     clips = [dataclasses.replace(u, word=str(DIGITS.index(u.word)))
-             for part in ("train", "valid") for u in parts[part]]
+             for part in ("train", "valid") for u in parts[part] if u.word in DIGITS]
     if not clips:
         print(f"extra_voices.py: {source}: no zero ... nine clips in its train or validation "
               "lists", file=sys.stderr)

@@ -3,9 +3,11 @@
 Reads, for each held-out speaker S, what ``loso.sh`` stage 7 wrote with ``asr eval``:
 ``EXP/si_S/strict/{dtw1nn,train,train_logmel}/eval.json`` (each expert alone, one utterance at a
 time), ``EXP/si_S/online/eval.json`` (the weighted ensemble, one utterance at a time: the
-headline), ``EXP/si_S/online_state/eval.json`` (the same with S's online CMVN state from his
-earlier utterances) and ``EXP/si_S/batch/eval.json`` (transductive: S's mean over all his
-recordings first), and ``EXP/si_S/select/choice.json`` (the weights chosen on the validation
+headline), ``EXP/si_S/online_cmvn/eval.json`` (the same with S's online CMVN state from his
+earlier utterances), ``EXP/si_S/online_state/eval.json`` (the online CMVN state and, when the
+validation speaker chose them, S's own exemplars from his earlier utterances) and
+``EXP/si_S/batch/eval.json`` (transductive: S's mean over all his recordings first), and
+``EXP/si_S/select/choice.json`` (the weights and own exemplars chosen on the validation
 speaker). Prints a markdown table of test accuracies (%) and the ensemble's rejection for 1%
 error, and writes ``OUT/summary.md`` and ``OUT/summary.json`` (fractions, per speaker and
 mean, and the config files used). A missing eval.json leaves its cell empty (``n/a``) and the
@@ -26,6 +28,7 @@ SYSTEMS = {
     "train": ("strict/train", "TDNN (MFCC)"),
     "train_logmel": ("strict/train_logmel", "TDNN (log-mel)"),
     "strict": ("online", "ensemble, one utterance at a time"),
+    "online_cmvn": ("online_cmvn", "ensemble, online CMVN state"),
     "online": ("online_state", "ensemble, online speaker state"),
     "batch": ("batch", "ensemble, batch (transductive)"),
 }
@@ -57,6 +60,13 @@ def read_choice(path):
     if prior.is_file():
         choice["nn1_prior_frames"] = json.loads(prior.read_text())["prior_frames"]
     return choice
+
+
+def _own(online):
+    """The own-exemplar choice of a choice.json's "online" part, in words."""
+    if online.get("own_exemplars") is None:
+        return "none"
+    return f"K={online['own_exemplars']} at weight {online['own_weight']:g}"
 
 
 def mean(values):
@@ -136,6 +146,7 @@ def main(argv=None):
     weights = "; ".join(
         f"{s}: {', '.join(f'{w:g}' for w in c['weights'])} (on {c.get('validation_speakers')}"
         + (f", 1-NN prior {c['nn1_prior_frames']:g} frames" if "nn1_prior_frames" in c else "")
+        + (f", own exemplars {_own(c['online'])}" if "online" in c else "")
         + ")"
         for s, c in choices.items() if c)
     markdown = "\n".join([
@@ -147,8 +158,10 @@ def main(argv=None):
         f"`{args.logmel_config}`, DTW 1-NN `{args.nn1_config}`, each alone scored one "
         "utterance at a time; ensemble: their weighted product of experts (weights per fold: "
         f"{weights or 'n/a'}). *One utterance at a time* is what `asr recognize` gives a new "
-        "speaker; *online speaker state* normalizes each utterance with the speaker's earlier "
-        "ones (`asr eval --online`); *batch* reads all his recordings first (transductive). "
+        "speaker; *online CMVN state* normalizes each utterance with the speaker's earlier "
+        "ones (`asr eval --online`), and *online speaker state* adds the speaker's own "
+        "exemplars from his earlier answers when the validation speaker chose them "
+        "(`--own-exemplars K`); *batch* reads all his recordings first (transductive). "
         "Energies averaged over each utterance's copies at speeds "
         f"{', '.join(f'{v:g}' for v in speeds)}. TDNNs "
         + (f"pretrained on {args.pretrain_data}." if args.pretrain_data != "none"
