@@ -9,6 +9,13 @@ through the feature cache); what is here acts on a feature matrix [T, D] laid ou
   :math:`f_i / \\alpha`, by linear interpolation between neighbouring bands; formants move by the
   factor :math:`\\alpha`. Interpolation is linear, so it commutes with deltas and mean
   normalization and each block is warped alike.
+- :func:`cepstral_warp`: the same warp on MFCCs, as one linear map of the cepstra. Kaldi's
+  cepstra are :math:`c = L D m` (:math:`m` the log-mel bands, :math:`D` the orthonormal DCT-II
+  truncated to the cepstra kept, :math:`L` the lifter); the envelope they keep is
+  :math:`\\hat m = D^\\top L^{-1} c`, so the warped cepstra are
+  :math:`c' = L D W_\\alpha D^\\top L^{-1} c`, with :math:`W_\\alpha` the band interpolation
+  above. Being linear and the same for every frame, it commutes with deltas and mean
+  normalization too.
 - :func:`spec_augment`: SpecAugment-style masks (Park et al., 2019): a few runs of frames and of
   channels (the same channels in every block) are set to the mean of the features as the model
   sees them: 0 for per-utterance-normalized features, the training set's mean (``fill``) when the
@@ -35,7 +42,8 @@ class Augmenter:
         Tells the layout (``dim``, ``deltas``) and, for band warping, the mel bands.
     vtlp : float
         Warp factors :math:`\\alpha` uniform in :math:`[1 - \\text{vtlp}, 1 + \\text{vtlp}]`;
-        0 turns warping off. Needs ``frontend.kind == "logmel"`` (ignored otherwise).
+        0 turns warping off. Log-mel bands are warped by :func:`warp_bands`, MFCCs by
+        :func:`cepstral_warp`.
     time_masks, time_width, freq_masks, freq_width : int
         Number of masks and their largest width (frames, static channels).
     noise : float
@@ -59,7 +67,8 @@ class Augmenter:
                  freq_width=0, noise=0.0, crop=0, fill=None, channel=0.0):
         self.blocks = int(getattr(frontend, "deltas", 0)) + 1
         self.static = frontend.dim // self.blocks
-        self.vtlp = float(vtlp) if frontend.kind == "logmel" else 0.0
+        self.vtlp = float(vtlp)
+        self.kind = frontend.kind
         self.time_masks, self.time_width = int(time_masks), int(time_width)
         self.freq_masks, self.freq_width = int(freq_masks), int(freq_width)
         self.noise = float(noise)
@@ -72,10 +81,12 @@ class Augmenter:
 
             # the front end's filters are equally spaced on Kaldi's (HTK) mel scale
             fmax = frontend.fmax if frontend.fmax is not None else frontend.sample_rate / 2
-            edges = librosa.mel_frequencies(self.static + 2, fmin=frontend.fmin, fmax=fmax,
-                                            htk=True)
+            bands = frontend.n_mels
+            edges = librosa.mel_frequencies(bands + 2, fmin=frontend.fmin, fmax=fmax, htk=True)
             self._centres = edges[1:-1]
             self._mel = librosa.hz_to_mel(self._centres, htk=True)
+            if self.kind == "mfcc":
+                self._dct, self._lifter = kaldi_cepstra(frontend.n_mfcc, bands, frontend.lifter)
 
     @property
     def active(self) -> bool:
@@ -94,8 +105,11 @@ class Augmenter:
             offset[:self.static] = rng.standard_normal(self.static) * self.channel
             x = x + torch.from_numpy(offset)
         if self.vtlp > 0:
-            x = warp_bands(x, self._band_positions(rng.uniform(1 - self.vtlp, 1 + self.vtlp)),
-                           self.blocks)
+            positions = self._band_positions(rng.uniform(1 - self.vtlp, 1 + self.vtlp))
+            if self.kind == "mfcc":
+                x = cepstral_warp(x, positions, self._dct, self._lifter, self.blocks)
+            else:
+                x = warp_bands(x, positions, self.blocks)
         if (self.time_masks and self.time_width) or (self.freq_masks and self.freq_width):
             x = spec_augment(x, rng, self.blocks, self.time_masks, self.time_width,
                              self.freq_masks, self.freq_width, self.fill)
@@ -109,7 +123,42 @@ class Augmenter:
         import librosa
 
         source = librosa.hz_to_mel(self._centres / alpha, htk=True)
-        return np.interp(source, self._mel, np.arange(self.static, dtype=np.float64))
+        return np.interp(source, self._mel, np.arange(len(self._mel), dtype=np.float64))
+
+
+def kaldi_cepstra(num_ceps: int, bands: int, lifter: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The DCT :math:`D` [num_ceps, bands] (orthonormal rows) and lifter :math:`L` [num_ceps] of
+    Kaldi's MFCCs (``torchaudio.compliance.kaldi.mfcc``): :math:`c = L \\odot (D m)`."""
+    import math
+
+    import torchaudio
+
+    dct = torchaudio.functional.create_dct(bands, bands, "ortho")[:, :num_ceps].T.contiguous()
+    dct[0] = math.sqrt(1.0 / bands)
+    i = torch.arange(num_ceps, dtype=torch.float32)
+    lift = (1.0 + 0.5 * lifter * torch.sin(math.pi * i / lifter) if lifter
+            else torch.ones(num_ceps))
+    return dct, lift
+
+
+def cepstral_warp(features: torch.Tensor, positions: np.ndarray, dct: torch.Tensor,
+                  lifter: torch.Tensor, blocks: int = 1) -> torch.Tensor:
+    """Warp MFCC frames [T, D] as :func:`warp_bands` warps their log-mel envelope (see the module
+    docstring): each block's cepstra times :math:`(L D W D^\\top L^{-1})^\\top`, with
+    :math:`W` the interpolation of the bands at ``positions``.
+
+    With ``positions = arange(bands)`` (no warp) it is the identity.
+    """
+    bands = dct.shape[1]
+    warp = warp_bands(torch.eye(bands, dtype=torch.float64), positions).T  # W: y = W m
+    d = dct.double()
+    lift = lifter.double()
+    mapping = (lift[:, None] * (d @ warp @ d.T)) / lift[None, :]  # c' = mapping @ c
+    static = features.shape[1] // blocks
+    if static != d.shape[0]:
+        raise ValueError(f"{static} cepstra per block, the front end keeps {d.shape[0]}")
+    m = mapping.T.to(features.dtype)
+    return torch.cat([features[:, b * static:(b + 1) * static] @ m for b in range(blocks)], 1)
 
 
 def warp_bands(features: torch.Tensor, positions: np.ndarray, blocks: int = 1) -> torch.Tensor:

@@ -132,9 +132,10 @@ class TrainConfig:
 
     Augmentation (training utterances only): each epoch an utterance is drawn at one of the
     precomputed ``speeds`` (resampling changes tempo and formants, like vocal-tract-length
-    perturbation), its log-mel bands may be warped by a factor in
-    :math:`[1 - \\text{vtlp}, 1 + \\text{vtlp}]` (log-mel front ends only), and SpecAugment-style
-    masks (``spec_time_masks`` of up to ``spec_time_width`` frames, ``spec_freq_masks`` of up to
+    perturbation), its spectral envelope may be warped by a factor in
+    :math:`[1 - \\text{vtlp}, 1 + \\text{vtlp}]` (log-mel bands directly, MFCCs by one linear
+    map of the cepstra: :func:`asr.augment.cepstral_warp`), and SpecAugment-style masks
+    (``spec_time_masks`` of up to ``spec_time_width`` frames, ``spec_freq_masks`` of up to
     ``spec_freq_width`` feature channels) and Gaussian ``feature_noise`` are applied, after up
     to ``crop_frames`` frames are dropped at each end and a random channel offset (standard
     deviation ``channel_offset``, one draw per utterance, on the static coefficients of the

@@ -62,7 +62,7 @@ def test_augmenter_is_seeded_and_keeps_shapes(kind):
     a = aug(x, np.random.default_rng(7))
     b = aug(x, np.random.default_rng(7))
     assert torch.equal(a, b) and a.shape[1] == cfg.dim and 15 <= a.shape[0] <= 30
-    assert aug.vtlp == (0.1 if kind == "logmel" else 0.0)   # band warping needs log-mel bands
+    assert aug.vtlp == 0.1   # log-mel bands warped directly, MFCCs through their envelope
     assert not Augmenter(cfg).active
 
 
@@ -140,3 +140,33 @@ def test_online_cmvn_simulator_draws_states_of_the_utterances_own_speaker():
             if torch.allclose(mean.double(), total / count, atol=1e-4):
                 seen.add(peers)
     assert seen == {(), (2,), (4,), (2, 4)}      # speaker a's others only, 0 to 2 of them
+
+
+def test_cepstral_warp_is_the_band_warp_of_the_envelope_the_cepstra_keep():
+    """MFCC VTLP: warping Kaldi cepstra c = L D m equals the cepstra of the band-warped
+    envelope when m lies in the span the cepstra keep; no warp is the identity; the Augmenter
+    warps MFCCs of every block."""
+    import numpy as np
+
+    from asr.augment import Augmenter, cepstral_warp, kaldi_cepstra, warp_bands
+    from asr.features import FrontendConfig
+
+    dct, lift = kaldi_cepstra(13, 23, 22.0)
+    assert torch.allclose(dct @ dct.T, torch.eye(13), atol=1e-5)
+    g = torch.Generator().manual_seed(0)
+    envelope = torch.randn(7, 13, generator=g) @ dct          # [T, bands], in the kept span
+    cepstra = (envelope @ dct.T) * lift                        # c = L D m, per frame
+    positions = np.clip(np.arange(23) * 0.93 + 0.4, 0, 22)
+    warped = cepstral_warp(cepstra, positions, dct, lift)
+    expected = (warp_bands(envelope, positions) @ dct.T) * lift
+    assert torch.allclose(warped, expected, atol=1e-4)
+    same = cepstral_warp(cepstra, np.arange(23.0), dct, lift)
+    assert torch.allclose(same, cepstra, atol=1e-5)
+    two = torch.cat([cepstra, 2 * cepstra], 1)                 # static + delta blocks
+    out = cepstral_warp(two, positions, dct, lift, blocks=2)
+    assert torch.allclose(out, torch.cat([warped, 2 * warped], 1), atol=1e-4)
+    frontend = FrontendConfig(sample_rate=8000, fmax=4000.0, kind="mfcc", n_mels=23, deltas=1)
+    aug = Augmenter(frontend, vtlp=0.1)
+    x = torch.randn(20, frontend.dim, generator=g)
+    y = aug(x, np.random.default_rng(0))
+    assert aug.active and y.shape == x.shape and not torch.allclose(x, y)
