@@ -221,12 +221,13 @@ def test_fsdd_loso_recipe_nested_validation(tmp_path, fsdd_three_speakers, share
         assert choice["validation_speakers"] == [v] and len(choice["weights"]) == 3
         assert choice["manifest"].endswith(f"si_{s}/select/valid.jsonl")
         online = choice["online"]  # the own exemplars, chosen on V met online
-        assert online["order_seed"] == 3 and len(online["tried"]) == 2 * 3
-        assert online["accuracy"] == max([online["plain_accuracy"]]
-                                         + [t["accuracy"] for t in online["tried"]])
+        assert online["order_seed"] == 3 and len(online["tried"]) == 2 * (1 + 2 * 3)
+        assert online["accuracy"] == max(t["accuracy"] for t in online["tried"])
+        assert online["plain_accuracy"] == online["tried"][0]["accuracy"]
         modes = {name: json.loads((exp / f"si_{s}" / name / "eval.json").read_text())
                  for name in ("online", "online_state", "online_cmvn", "batch")}
         assert modes["online_state"]["own_exemplars"] == online["own_exemplars"]
+        assert modes["online_state"]["cmvn_state"] == online["cmvn_state"]
         assert modes["online_cmvn"]["own_exemplars"] is None
         assert modes["online"]["mode"] == "strict" and modes["online_state"]["mode"] == "online"
         assert modes["online_cmvn"]["mode"] == "online"

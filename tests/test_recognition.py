@@ -229,6 +229,20 @@ def test_eval_online_own_exemplars_equal_recognize_speaker(exps, data_dir, tmp_p
         rows += [json.loads(line) for line in fed.stdout.splitlines()]
     correct = sum(r["words"][0] == utts[i].word for r, i in zip(rows, order, strict=True))
     assert scored["accuracy"] == pytest.approx(correct / len(utts))
+    # --no-cmvn-state: each file normalized on its own, only the own exemplars carry over
+    alone = invoke("eval", "--exp", exps["speaker"], "--online", "--order-seed", 5,
+                   "--own-exemplars", 2, "--no-cmvn-state", "--out", tmp_path / "alone",
+                   "--format", "json")
+    assert alone.exit_code == 0, alone.output
+    alone = json.loads(alone.output)
+    assert alone["cmvn_state"] is False and alone["mode"] == "online"
+    fed = invoke("recognize", "--exp", exps["speaker"], "-", "--speaker", "solo", "--state-dir",
+                 tmp_path, "--own-exemplars", 2, "--no-cmvn-state", "--format", "json",
+                 stdin="".join(f"{utts[i].path}\n" for i in order))
+    rows_alone = [json.loads(line) for line in fed.stdout.splitlines()]
+    correct = sum(r["words"][0] == utts[i].word for r, i in zip(rows_alone, order, strict=True))
+    assert alone["accuracy"] == pytest.approx(correct / len(utts))
+    assert json.loads((tmp_path / "solo.json").read_text())["streams"] == {}
     own = tmp_path / "jackson.own.pt"
     assert own.is_file()
     stored = torch.load(own, weights_only=True)

@@ -36,6 +36,10 @@ import click
                    "margins are DTW exemplars of a second expert (asr.adapt.OwnExemplars; front "
                    "end of the first dtw1nn --exp, else the first --exp), once he has said "
                    "every word; as asr recognize --speaker NAME --own-exemplars K.")
+@click.option("--cmvn-state/--no-cmvn-state", default=True, show_default=True,
+              help="With --online: normalize with the speaker's online CMVN state; with "
+                   "--no-cmvn-state every utterance is normalized on its own (as --strict) and "
+                   "only --own-exemplars uses his earlier utterances.")
 @click.option("--own-weight", type=click.FloatRange(0.0, min_open=True), default=1.0,
               show_default=True,
               help="With --own-exemplars: the expert's weight against the models' energies.")
@@ -56,7 +60,8 @@ import click
 @click.option("--jobs", type=click.IntRange(1), default=2, show_default=True,
               help="Processes for feature extraction.")
 def evaluate(exp_dirs, out_dir, manifest, which, fmt, speeds, self_fraction, online,
-             own_per_word, own_weight, order_seed, prior_frames, strict, weights, jobs):
+             own_per_word, cmvn_state, own_weight, order_seed, prior_frames, strict, weights,
+             jobs):
     """Score EXP on a manifest; write eval.json, confusion.png and rejection.png into EXP.
 
     The rejection figures give the fraction of utterances that must be rejected (lowest margin
@@ -82,6 +87,8 @@ def evaluate(exp_dirs, out_dir, manifest, which, fmt, speeds, self_fraction, onl
     if not online and (order_seed is not None or prior_frames is not None
                        or own_per_word is not None):
         raise click.UsageError("--order-seed, --prior-frames and --own-exemplars need --online")
+    if not online and not cmvn_state:
+        raise click.UsageError("--no-cmvn-state needs --online (without it, use --strict)")
     if strict and (online or self_fraction is not None):
         raise click.UsageError("--strict takes each utterance on its own: it cannot be combined "
                                "with --online or --self-exemplars")
@@ -105,8 +112,8 @@ def evaluate(exp_dirs, out_dir, manifest, which, fmt, speeds, self_fraction, onl
     if online:
         settings = online_settings(manifest, order_seed, prior_frames)
     energies, labels, utterances, configs, words = experts_energies(
-        exps, manifest, which=which, jobs=jobs, speeds=sorted(set(speeds)), online=settings,
-        strict=strict)
+        exps, manifest, which=which, jobs=jobs, speeds=sorted(set(speeds)),
+        online=settings if cmvn_state else None, strict=strict or not cmvn_state)
     energies = (energies[0] if len(energies) == 1
                 else combine_energies(energies, list(weights) or None))
     if self_fraction is not None:
@@ -123,9 +130,11 @@ def evaluate(exp_dirs, out_dir, manifest, which, fmt, speeds, self_fraction, onl
     result["speeds"] = sorted(set(speeds))
     result["self_exemplars"] = self_fraction
     result["experiments"] = [str(e) for e in exps]
-    result["mode"] = "strict" if strict else _mode(online, self_fraction, configs, utterances)
+    result["mode"] = ("strict" if strict or (not cmvn_state and own_per_word is None)
+                      else _mode(online, self_fraction, configs, utterances))
     result["weights"] = list(weights) or None
     if online:
+        result["cmvn_state"] = cmvn_state
         result["own_exemplars"] = own_per_word
         result["own_weight"] = own_weight if own_per_word is not None else None
         result["order_seed"] = order_seed

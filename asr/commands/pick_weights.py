@@ -36,8 +36,9 @@ def pick_weights(exp_dirs, manifest, out_file, which, speeds, grid, own_grid, ow
     statistics from the speaker's other recordings), and write them to --out; pass them to
     asr eval / asr recognize as --weight, one per --exp, in the same order.
 
-    With --own-exemplars, the own-exemplar expert (K and weight, or none) is then chosen on the
-    same utterances met online, with those weights; its choice is under "online" in --out."""
+    With --own-exemplars, the online system is then chosen on the same utterances met online,
+    with those weights: online CMVN state or not (asr eval --no-cmvn-state), own-exemplar expert
+    (K and weight) or not; the choice is under "online" in --out."""
     import json
     import os
     from pathlib import Path
@@ -78,8 +79,8 @@ def pick_weights(exp_dirs, manifest, out_file, which, speeds, grid, own_grid, ow
         "checkpoint": which,
     }
     if own_grid is not None:
-        result["online"] = _pick_own(exp_dirs, manifest, which, speeds, weights, own_candidates,
-                                     own_weights, order_seed, jobs)
+        result["online"] = _pick_own(exp_dirs, manifest, which, speeds, weights, energies,
+                                     own_candidates, own_weights, order_seed, jobs)
     out = Path(out_file)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
@@ -95,10 +96,11 @@ def pick_weights(exp_dirs, manifest, out_file, which, speeds, grid, own_grid, ow
                f"{100 * result['equal_weights_accuracy']:.1f}% with equal weights -> {out}")
     if own_grid is not None:
         online = result["online"]
-        chosen = ("none" if online["own_exemplars"] is None else
-                  f"K={online['own_exemplars']}, weight {online['own_weight']:g}")
-        click.echo(f"online: {100 * online['plain_accuracy']:.1f}% without own exemplars, "
-                   f"{100 * online['accuracy']:.1f}% with the choice ({chosen})")
+        chosen = ("no own exemplars" if online["own_exemplars"] is None else
+                  f"own exemplars K={online['own_exemplars']}, weight {online['own_weight']:g}")
+        state = "online CMVN" if online["cmvn_state"] else "each utterance normalized alone"
+        click.echo(f"online: {100 * online['plain_accuracy']:.1f}% with online CMVN alone, "
+                   f"{100 * online['accuracy']:.1f}% with the choice ({state}, {chosen})")
 
 
 def _numbers(text, hint, kind):
@@ -108,33 +110,37 @@ def _numbers(text, hint, kind):
         raise click.BadParameter(f"{text!r}: comma-separated numbers", param_hint=hint) from None
 
 
-def _pick_own(exp_dirs, manifest, which, speeds, weights, candidates, own_weights, order_seed,
-              jobs):
-    """The own-exemplar expert (K, weight) of best online accuracy, or none when none beats the
-    online ensemble alone (ties go to none, then to the smaller K and weight)."""
+def _pick_own(exp_dirs, manifest, which, speeds, weights, strict_energies, candidates,
+              own_weights, order_seed, jobs):
+    """The online system of best accuracy on MANIFEST met online: normalization by the online
+    CMVN state or each utterance on its own (``cmvn_state``), with the own-exemplar expert (K,
+    weight) or without it. Ties go to the CMVN state, then to no own exemplars, then to the
+    smaller K and weight."""
     from asr.adapt import own_exemplar_energies
     from asr.commands.evaluate import online_settings, own_features
     from asr.ensemble import combine_energies
     from asr.inference import experts_energies
 
     settings = online_settings(manifest, order_seed, None)
-    energies, labels, utterances, configs, _ = experts_energies(
+    online_energies, labels, utterances, configs, _ = experts_energies(
         exp_dirs, manifest, which=which, jobs=jobs, speeds=sorted(set(speeds)), online=settings)
-    combined = combine_energies(energies, weights)
     features = own_features(utterances, configs, manifest, jobs)
     speakers = [u.speaker for u in utterances]
 
     def accuracy(e):
         return float((e.argmin(dim=1) == labels).float().mean())
 
-    plain = accuracy(combined)
-    tried, best = [], (plain, None, None)
-    for k in candidates:
-        own = own_exemplar_energies(features, speakers, combined, settings["order"], k)
-        for w in own_weights:
-            a = accuracy(combine_energies([combined, own], [1.0, w]))
-            tried.append({"own_exemplars": k, "own_weight": w, "accuracy": a})
-            if a > best[0]:
-                best = (a, k, w)
-    return {"plain_accuracy": plain, "accuracy": best[0], "own_exemplars": best[1],
-            "own_weight": best[2], "order_seed": order_seed, "tried": tried}
+    tried, best = [], None
+    for cmvn_state, energies in ((True, online_energies), (False, strict_energies)):
+        combined = combine_energies(energies, weights)
+        trials = [(None, None, combined)]
+        for k in candidates:
+            own = own_exemplar_energies(features, speakers, combined, settings["order"], k)
+            trials += [(k, w, combine_energies([combined, own], [1.0, w])) for w in own_weights]
+        for k, w, e in trials:
+            tried.append({"cmvn_state": cmvn_state, "own_exemplars": k, "own_weight": w,
+                          "accuracy": accuracy(e)})
+            if best is None or tried[-1]["accuracy"] > best["accuracy"]:
+                best = tried[-1]
+    return {**best, "plain_accuracy": tried[0]["accuracy"], "order_seed": order_seed,
+            "tried": tried}

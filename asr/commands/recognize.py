@@ -33,6 +33,10 @@ import click
               help="With --speaker: also adapt to him without labels, his K most confidently "
                    "answered earlier files per word becoming DTW exemplars of a second expert "
                    "once he has said every word (as asr eval --online --own-exemplars K).")
+@click.option("--cmvn-state/--no-cmvn-state", default=True, show_default=True,
+              help="With --speaker: normalize with his online CMVN state; with --no-cmvn-state "
+                   "each file is normalized on its own and only --own-exemplars uses his "
+                   "earlier files.")
 @click.option("--own-weight", type=click.FloatRange(0.0, min_open=True), default=1.0,
               show_default=True,
               help="With --own-exemplars: the expert's weight against the models' energies.")
@@ -40,7 +44,7 @@ import click
               help="Weight of each --exp in the ensemble, in the same order (as chosen by "
                    "asr pick-weights). [default: equal]")
 def recognize(exp_dirs, files, top, which, fmt, speeds, speaker, state_dir, reset,
-              prior_frames, own_per_word, own_weight, weights):
+              prior_frames, own_per_word, cmvn_state, own_weight, weights):
     """Recognize each FILE, one at a time; FILE '-' reads paths from stdin, one per line, each
     answered as soon as it is read. A file that fails gets a one-line error on stderr and the
     others are still recognized; the exit status is 1 when any file failed.
@@ -56,9 +60,9 @@ def recognize(exp_dirs, files, top, which, fmt, speeds, speaker, state_dir, rese
     from asr.recognition import SpeakerState, System, default_state_dir
 
     if speaker is None and (reset or state_dir is not None or prior_frames is not None
-                            or own_per_word is not None):
-        raise click.UsageError("--reset, --state-dir, --prior-frames and --own-exemplars need "
-                               "--speaker NAME")
+                            or own_per_word is not None or not cmvn_state):
+        raise click.UsageError("--reset, --state-dir, --prior-frames, --own-exemplars and "
+                               "--no-cmvn-state need --speaker NAME")
     if not files and not reset:
         raise click.UsageError("give one or more FILEs, or '-' to read paths from stdin")
     if "-" in files and len(files) > 1:
@@ -76,7 +80,7 @@ def recognize(exp_dirs, files, top, which, fmt, speeds, speaker, state_dir, rese
                                f"got {len(weights)}")
     system = System.load(exp_dirs, which=which, speeds=speeds, prior_frames=prior_frames,
                          weights=list(weights) or None, own_per_word=own_per_word,
-                         own_weight=own_weight)
+                         own_weight=own_weight, cmvn_state=cmvn_state)
     paths = _stdin_paths() if files == ("-",) else files
     failed = 0
     for path in paths:

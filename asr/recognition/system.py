@@ -51,12 +51,15 @@ class System:
         With a speaker state: :math:`K`, the speaker's own exemplars kept per word (None: none).
     own_weight : float
         Weight of the own-exemplar expert.
+    cmvn_state : bool
+        Whether a speaker state's CMVN statistics normalize the file (False: every file is
+        normalized on its own, as without a state, and only the own exemplars use the state).
     """
 
     def __init__(self, members, speeds: Sequence[float] = (1.0,),
                  prior_frames: float | None = None, include_current: bool = True,
                  weights: Sequence[float] | None = None, own_per_word: int | None = None,
-                 own_weight: float = 1.0):
+                 own_weight: float = 1.0, cmvn_state: bool = True):
         if not members:
             raise ValueError("a System needs at least one recognizer")
         self.members = list(members)
@@ -69,6 +72,7 @@ class System:
         self.include_current = bool(include_current)
         self.own_per_word = None if own_per_word is None else int(own_per_word)
         self.own_weight = float(own_weight)
+        self.cmvn_state = bool(cmvn_state)
         # distinct (front end, speed) streams, each computed once per file
         self.streams = {}
         for _, config in self.members:
@@ -158,7 +162,7 @@ class System:
             raw = self.raw(path)
         except AsrError as exc:
             return FileResult(path=str(path), error=str(exc))
-        energies = self.energies(raw, speaker)
+        energies = self.energies(raw, speaker if self.cmvn_state else None)
         own = None
         if speaker is not None and self.own_key is not None:
             own = speaker.own_exemplars(self.own_key, self.words, self.own_per_word)
@@ -171,7 +175,7 @@ class System:
         result = FileResult(path=str(path), words=[self.words[i] for i in ranked],
                             energies=[float(row[i]) for i in ranked], margin=float(margins[0]))
         if speaker is not None:
-            for key in self.speaker_streams():
+            for key in self.speaker_streams() if self.cmvn_state else ():
                 speaker.update(key, raw[key])
             if own is not None:
                 own.add(raw[self.own_key], int(answers[0]), float(base_margins[0]))

@@ -36,8 +36,9 @@
 # the repository when it is there (78 clips of 19 speakers), else none.
 # --own-exemplars: the candidate K of the online own-exemplar expert (asr eval --online
 # --own-exemplars K: per word, the speaker's K most confidently answered earlier utterances as
-# DTW exemplars), chosen on V online with its weight (0.5, 1, 2), or none if none helps there;
-# none: never.
+# DTW exemplars), chosen on V online with its weight (0.5, 1, 2), or none if none helps there,
+# together with the normalization (online CMVN state, or each utterance on its own:
+# --no-cmvn-state); none: never (the online system is the online CMVN state alone).
 # --nn1-priors: the weights (frames) of the training prior in the DTW 1-NN's speaker CMVN tried
 # on V, one utterance at a time; the best is the 1-NN's train.prior_frames (a smaller weight
 # lets a lone utterance's own mean count more).
@@ -54,15 +55,15 @@
 #   4  the DTW 1-NN on select, its prior weight chosen on V     -> exp/si_S/select/dtw1nn/,
 #                                                                  dtw1nn_prior.json
 #   5  choose on V (one utterance at a time, --eval-speeds): the experts' weights; then, with
-#      them, V met online (--order-seed): the own-exemplar expert
+#      them, V met online (--order-seed): online CMVN state or not, own-exemplar expert or not
 #                                                               -> exp/si_S/select/choice.json
 #   6  the final experts on data/si_S/final (TDNNs retrained for their chosen epochs; with
 #      --retrain false the experts of stages 2-4)               -> exp/si_S/final/{train,...}/
 #   7  score the final system on S:
 #        exp/si_S/online/eval.json        each utterance on its own (strict: the headline)
 #        exp/si_S/online_state/eval.json  with S's online state from his earlier utterances
-#                                         only, in a seeded random order (--online: CMVN, and
-#                                         the own exemplars when V chose them)
+#                                         only, in a seeded random order (--online: as V chose,
+#                                         the CMVN state and/or his own exemplars)
 #        exp/si_S/online_cmvn/eval.json   the same with the online CMVN state only
 #        exp/si_S/batch/eval.json         transductive: S's mean over all his recordings first
 #        exp/si_S/strict/<expert>/eval.json   each expert alone, strict
@@ -304,9 +305,13 @@ for s in ${speakers//,/ }; do
       --format json >/dev/null
     own_args=()
     own_k=$(json_get "$exp/select/choice.json" online.own_exemplars 2>/dev/null || true)
-    if [ -n "$own_k" ] && [ "$own_k" != None ] && [ "$own_k" != null ]; then
+    if [ -n "$own_k" ] && [ "$own_k" != None ]; then
       own_args=(--own-exemplars "$own_k" --own-weight
                 "$(json_get "$exp/select/choice.json" online.own_weight)")
+    fi
+    if [ "$(json_get "$exp/select/choice.json" online.cmvn_state 2>/dev/null || true)" = False ]
+    then
+      own_args+=(--no-cmvn-state)
     fi
     asr eval "${members[@]}" "${weight_args[@]}" --which "$which" --manifest "$test" --online \
       --order-seed "$order_seed" "${speed_args[@]}" "${own_args[@]}" \

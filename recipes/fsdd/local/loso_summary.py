@@ -64,9 +64,10 @@ def read_choice(path):
 
 def _own(online):
     """The own-exemplar choice of a choice.json's "online" part, in words."""
+    state = "" if online.get("cmvn_state", True) else " (no CMVN state)"
     if online.get("own_exemplars") is None:
-        return "none"
-    return f"K={online['own_exemplars']} at weight {online['own_weight']:g}"
+        return "none" + state
+    return f"K={online['own_exemplars']} at weight {online['own_weight']:g}{state}"
 
 
 def mean(values):
