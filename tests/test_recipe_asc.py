@@ -1,7 +1,8 @@
 """The Arabic Speech Commands recipe end to end on a tiny real subset of the shared copy
 (3 words x 2 train speakers + 1 validation speaker x 3 takes, FLAC): every stage writes its files,
-the results table names both systems, training runs in two data-parallel processes with --nproc 2,
-and a rerun skips every stage."""
+the results table names every system (the MFCC and log-mel experts, their product, the DTW 1-NN),
+training runs in two data-parallel processes with --nproc 2 and the two experts side by side
+without it, and a rerun skips every stage."""
 
 import json
 
@@ -22,7 +23,9 @@ def test_arabic_speech_commands_recipe_stages(tmp_path, shared_data):
                                                   / name)
     recipe = copy_recipe(tmp_path, "arabic_speech_commands")
     config = tiny_config(tmp_path, sample_rate=16000)
-    args = ["--data-dir", corpus, "--config", config, "--dtw-takes", 2, "--nproc", 2]
+    logmel = tiny_config(tmp_path, sample_rate=16000, kind="logmel")
+    args = ["--data-dir", corpus, "--config", config, "--logmel-config", logmel,
+            "--eval-speeds", "1,1.1", "--dtw-takes", 2, "--nproc", 2]
     result = run_recipe(recipe, *args, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     exp, data = recipe / "exp" / "official", recipe / "data" / "official"
@@ -30,6 +33,7 @@ def test_arabic_speech_commands_recipe_stages(tmp_path, shared_data):
     assert "test.jsonl is empty" in result.stdout
     for path in [data / "train.jsonl", data / "valid.jsonl", exp / "train" / "results.json",
                  exp / "train" / "valid-eval.json", exp / "train" / "valid-confusion.png",
+                 exp / "train_logmel" / "valid-eval.json", exp / "ensemble" / "valid-eval.json",
                  exp / "dtw1nn" / "valid-eval.json", exp / "align.png", exp / "align.json",
                  exp / "results.md", exp / "results.json", exp / "eval.txt"]:
         assert path.is_file() and path.stat().st_size > 0, path
@@ -37,17 +41,28 @@ def test_arabic_speech_commands_recipe_stages(tmp_path, shared_data):
     assert len(exemplars) == 3 * 2 * 2  # words x train speakers x takes 1-2
     summary = json.loads((exp / "results.json").read_text())
     rows = {r["system"]: r for r in summary["systems"]}
-    assert summary["parts"] == ["valid"] and set(rows) == {"train", "dtw1nn"}
-    for system in ("train", "dtw1nn"):
+    systems = {"train", "train_logmel", "ensemble", "dtw1nn"}
+    assert summary["parts"] == ["valid"] and set(rows) == systems
+    for system in systems:
         ev = json.loads((exp / system / "valid-eval.json").read_text())
         assert rows[system]["valid_accuracy"] == ev["accuracy"]
         assert ev["num_utterances"] == 3 * 3  # the whole validation part, one speaker
-    trained = json.loads((exp / "train" / "results.json").read_text())
-    assert (trained["world_size"], trained["backend"]) == (2, "gloo")
+    ensemble = json.loads((exp / "ensemble" / "valid-eval.json").read_text())
+    assert ensemble["speeds"] == [1.0, 1.1] and len(ensemble["experiments"]) == 2
+    for system in ("train", "train_logmel"):
+        trained = json.loads((exp / system / "results.json").read_text())
+        assert (trained["world_size"], trained["backend"]) == (2, "gloo")
+    assert "kind: logmel" in (exp / "train_logmel" / "config.yaml").read_text()
     assert rows["train"]["epochs"] == 1 and rows["train"]["seconds_per_epoch"] is not None
     assert "plain DTW 1-NN" in result.stdout
     rerun = run_recipe(recipe, *args, cwd=tmp_path)
     assert rerun.returncode == 0 and rerun.stdout.count("skipped") == 6
+    side = run_recipe(recipe, *args[:-2], "--tag", "side", "--stop-stage", 2, cwd=tmp_path)
+    assert side.returncode == 0, side.stdout + side.stderr
+    assert "[train_logmel] " in side.stdout and "[train] " in side.stdout
+    for system in ("train", "train_logmel"):
+        trained = json.loads((recipe / "exp" / "side" / system / "results.json").read_text())
+        assert trained["world_size"] == 1 and trained["threads"] == 1
     bad = run_recipe(recipe, "--dtw-takes", 0, cwd=tmp_path)
     assert bad.returncode == 2 and "--dtw-takes must be 1..10" in bad.stderr
     bad = run_recipe(recipe, "--nproc", "two", cwd=tmp_path)

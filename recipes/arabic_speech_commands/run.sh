@@ -2,12 +2,20 @@
 # Arabic Speech Commands recipe (Ghandoura et al. 2021): 40 keywords, 1-second 16 kHz clips.
 #
 #   bash recipes/arabic_speech_commands/run.sh [--stage N] [--stop-stage N] [--data-dir DIR]
-#                                              [--config FILE] [--dtw-config FILE]
+#                                              [--config FILE] [--logmel-config FILE|none]
+#                                              [--eval-speeds 0.9,1,1.1] [--dtw-config FILE]
 #                                              [--dtw-takes N] [--tag NAME] [--nproc N]
 #
 # The corpus's own protocol: train on the official train speakers, select the model on the
 # official validation speakers, report the validation speakers and (with a full download) the
 # official test speakers. Every figure is strict: each clip scored on its own.
+# --config: the recognizer (default conf/default.yaml, MFCC). --logmel-config: a second expert
+# on another front end (default conf/logmel.yaml, 40 log-mel energies; none: only the first),
+# trained beside the first (two processes of one thread each when --nproc is 1), and the
+# product of the two experts (`asr eval --exp A --exp B`, equal weights: nothing is fitted on
+# the validation speakers) scored at the test-time speeds --eval-speeds (each expert's energies
+# averaged over these speed-perturbed copies of a clip; 1 for none). The ensemble costs twice
+# the training and 2 x (number of speeds) the recognition work of the first expert alone.
 # --nproc N: train in N data-parallel processes of one thread each (`asr train --nproc`; the
 # same model as one process, up to float rounding and dropout masks). Default 1: on 2 free cores
 # two processes took 7 min 44 s for the whole training command against 8 min 24 s for one
@@ -15,9 +23,11 @@
 # Stages (markers in $exp/.done/ make a rerun skip finished stages; nothing is ever deleted):
 #   0  download the corpus into downloads/ (skipped when --data-dir is given)
 #   1  prepare manifests by the official split      -> data/$tag/{train,valid,test}.jsonl
-#   2  train the TDNN + templates (conf/default.yaml) -> exp/$tag/train/
-#   3  evaluate it on valid (and test, if any)      -> exp/$tag/train/valid-eval.json,
+#   2  train the TDNN + templates (--config)        -> exp/$tag/train/
+#      and the second expert (--logmel-config)      -> exp/$tag/train_logmel/
+#   3  evaluate each on valid (and test, if any)    -> exp/$tag/train/valid-eval.json,
 #                                                      valid-confusion.png (40 x 40), eval.txt
+#      and their product at --eval-speeds           -> exp/$tag/ensemble/valid-eval.json
 #   4  the plain DTW 1-NN baseline on the same split -> exp/$tag/dtw1nn/, valid-eval.json
 #      (exemplars: takes 1..N of every train speaker and word, --dtw-takes N, default 2 of 10;
 #      --dtw-takes 10 uses all 7,200, about 10 min on one core)
@@ -30,6 +40,8 @@ recipe=arabic_speech_commands
 
 data_dir=""
 config=""  # default conf/default.yaml
+logmel_config=""  # default conf/logmel.yaml
+eval_speeds="0.9,1,1.1"
 dtw_config=""  # default conf/dtw1nn.yaml
 dtw_takes=2
 tag=""
@@ -40,6 +52,8 @@ while [ $# -gt 0 ]; do
     --stop-stage) need_value "$@"; stop_stage="$2"; shift 2 ;;
     --data-dir) need_value "$@"; data_dir="$2"; shift 2 ;;
     --config) need_value "$@"; config="$2"; shift 2 ;;
+    --logmel-config) need_value "$@"; logmel_config="$2"; shift 2 ;;
+    --eval-speeds) need_value "$@"; eval_speeds="$2"; shift 2 ;;
     --dtw-config) need_value "$@"; dtw_config="$2"; shift 2 ;;
     --dtw-takes) need_value "$@"; dtw_takes="$2"; shift 2 ;;
     --tag) need_value "$@"; tag="$2"; shift 2 ;;
@@ -50,12 +64,15 @@ while [ $# -gt 0 ]; do
 done
 case "$dtw_takes" in [1-9]|10) ;; *) usage_error "--dtw-takes must be 1..10, got '$dtw_takes'" ;; esac
 case "$nproc" in ''|0|*[!0-9]*) usage_error "--nproc: a positive integer, got '$nproc'" ;; esac
+[ -n "${eval_speeds//,/}" ] || usage_error "--eval-speeds: give at least one speed (1: none)"
 parallel=()  # one thread per process when there are several
 [ "$nproc" -gt 1 ] && parallel=(--nproc "$nproc" train.threads=1)
 [ -n "$data_dir" ] && data_dir=$(abs_dir "$data_dir" --data-dir)
+[ "$logmel_config" = none ] || from_caller logmel_config
 from_caller config dtw_config
 cd "$here"
 [ -n "$config" ] || config=conf/default.yaml
+[ -n "$logmel_config" ] || logmel_config=conf/logmel.yaml
 [ -n "$dtw_config" ] || dtw_config=conf/dtw1nn.yaml
 [ -n "$tag" ] || tag=official
 require_asr "run 'make asc' from the repo root"
@@ -81,15 +98,55 @@ fi
 parts=valid
 [ -s "$data/test.jsonl" ] && parts="valid test"
 
-if run_stage 2 "train ($config)"; then
-  asr train --data "$data" --exp "$exp/train" --config "$config" ${parallel[@]+"${parallel[@]}"} \
-    $( [ -e "$exp/train/last.pt" ] && echo --resume )
+# the experts: system name (its folder under $exp) -> config
+systems=(train)
+declare -A expert_config=([train]=$config)
+if [ "$logmel_config" != none ]; then
+  systems+=(train_logmel)
+  expert_config[train_logmel]=$logmel_config
+fi
+
+# train_expert SYSTEM [OVERRIDE...]: asr train of one expert, resumed when it was interrupted
+train_expert() {
+  local system=$1; shift
+  asr train --data "$data" --exp "$exp/$system" --config "${expert_config[$system]}" "$@" \
+    $( [ -e "$exp/$system/last.pt" ] && echo --resume )
+}
+
+if run_stage 2 "train ${systems[*]} (${expert_config[*]})"; then
+  if [ "${#systems[@]}" -gt 1 ] && [ "$nproc" -eq 1 ]; then
+    # side by side, one thread each (on 2 cores, faster than one after the other with two
+    # threads each); every line of progress is prefixed with its expert's name
+    pids=()
+    for system in "${systems[@]}"; do
+      train_expert "$system" train.threads=1 train.jobs=1 2>&1 | sed -u "s/^/[$system] /" &
+      pids+=($!)
+    done
+    failed=0
+    for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+    [ "$failed" -eq 0 ] || { log "training failed (see the lines above)"; exit 1; }
+  else
+    for system in "${systems[@]}"; do train_expert "$system" ${parallel[@]+"${parallel[@]}"}; done
+  fi
   done_stage 2
 fi
 
-if run_stage 3 "evaluate the trained model on: $parts"; then
+speed_args=()
+for speed in ${eval_speeds//,/ }; do speed_args+=(--speed "$speed"); done
+members=()
+for system in "${systems[@]}"; do members+=(--exp "$exp/$system"); done
+
+if run_stage 3 "evaluate ${systems[*]} on: $parts"; then
   for part in $parts; do
-    asr eval --exp "$exp/train" --manifest "$data/$part.jsonl" --format table
+    for system in "${systems[@]}"; do
+      echo "== $system, $part"
+      asr eval --exp "$exp/$system" --manifest "$data/$part.jsonl" --format table
+    done
+    if [ "${#systems[@]}" -gt 1 ]; then
+      echo "== ensemble (${systems[*]}, speeds $eval_speeds), $part"
+      asr eval "${members[@]}" --out "$exp/ensemble" "${speed_args[@]}" \
+        --manifest "$data/$part.jsonl" --format table
+    fi
   done | tee "$exp/eval.txt"
   done_stage 3
 fi
@@ -110,7 +167,9 @@ if run_stage 5 "alignment picture of one validation clip"; then
 fi
 
 if run_stage 6 "results table"; then
-  python3 local/summary.py "$exp" --systems train dtw1nn --parts $parts
+  summary_systems=("${systems[@]}")
+  [ "${#systems[@]}" -gt 1 ] && summary_systems+=(ensemble)
+  python3 local/summary.py "$exp" --systems "${summary_systems[@]}" dtw1nn --parts $parts
   done_stage 6
 fi
 

@@ -13,7 +13,9 @@ import argparse
 import json
 from pathlib import Path
 
-NAMES = {"train": "TDNN + trained templates", "dtw1nn": "plain DTW 1-NN (every train clip)"}
+NAMES = {"train": "TDNN + trained templates (MFCC)", "train_logmel": "the same on log-mel",
+         "ensemble": "product of the two, test-time speeds",
+         "dtw1nn": "plain DTW 1-NN (train clips as exemplars)"}
 EVAL_FILE = {"valid": "valid-eval.json", "test": "eval.json"}
 
 
