@@ -11,8 +11,6 @@ An experiment directory holds ``best.pt`` (best validation accuracy) and ``last.
 latest epoch, with optimizer and random-number-generator states for ``--resume``).
 """
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ import torch
 
 from asr.config import Config
 from asr.errors import CheckpointError, ConfigError
+from asr.files import write_atomically
 
 FORMAT = "asr-recognizer"
 VERSION = 1
@@ -30,16 +29,8 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
     """Write ``payload`` to ``path`` atomically (temporary file in the same folder, then rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save({"format": FORMAT, "version": VERSION, **payload}, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, lambda handle: torch.save(
+        {"format": FORMAT, "version": VERSION, **payload}, handle))
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import soundfile as sf
 
 from asr.errors import AudioError, DataError
+from asr.files import write_atomically
 
 KEYS = ("id", "path", "word", "speaker", "duration")
 
@@ -113,12 +113,4 @@ def write_manifest(path: str | os.PathLike, utterances: Iterable[Utterance]) -> 
         row = {"id": u.id, "path": stored.as_posix(), "word": u.word, "speaker": u.speaker,
                "duration": round(float(u.duration), 6)}
         lines.append(json.dumps(row, ensure_ascii=False) + "\n")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.writelines(lines)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, lambda handle: handle.writelines(lines), "w")

@@ -12,9 +12,7 @@ forgotten word are dropped.
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,6 +24,7 @@ from asr.checkpoint import (
     save_checkpoint,
 )
 from asr.errors import CheckpointError
+from asr.files import write_atomically
 
 
 def edit_experiment(exp_dir, change: Callable, record: dict) -> list[Path]:
@@ -62,14 +61,9 @@ def edit_experiment(exp_dir, change: Callable, record: dict) -> list[Path]:
 
 def backup(path: Path) -> None:
     """Copy ``path`` to ``path.bak`` atomically (temporary copy, then rename)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.bak.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        shutil.copyfile(path, tmp)
-        os.replace(tmp, path.with_name(path.name + ".bak"))
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with open(path, "rb") as source:
+        write_atomically(path.with_name(path.name + ".bak"),
+                         lambda handle: shutil.copyfileobj(source, handle))
 
 
 def enroll(exp_dir, word: str, paths, templates: int | None = None, init: str | None = None,

@@ -19,7 +19,6 @@ import json
 import logging
 import multiprocessing
 import os
-import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -31,6 +30,7 @@ from asr.errors import AudioError
 from asr.features.audio import speed_rate
 from asr.features.config import FrontendConfig
 from asr.features.frontend import raw_features
+from asr.files import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -181,12 +181,4 @@ class FeatureCache:
             "frontend": json.dumps(config.to_dict(), sort_keys=True),
             "speed": float(speed),
         }
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            torch.save(blob, tmp)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(path, lambda handle: torch.save(blob, handle))

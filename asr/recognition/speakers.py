@@ -23,7 +23,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 
 import torch
@@ -31,6 +30,7 @@ import torch
 from asr.adapt import OwnExemplars
 from asr.errors import AsrError
 from asr.features.online import OnlineCmvn
+from asr.files import write_atomically
 
 FORMAT = "asr-speaker-state"
 VERSION = 1
@@ -149,28 +149,14 @@ class SpeakerState:
         if self.own is not None:
             own = {"key": self.own["key"], "words": self.own["words"],
                    "exemplars": self.own["exemplars"].to_dict()}
-            _write_atomically(self.own_path, lambda handle: torch.save(own, handle), "wb")
-        _write_atomically(self.path, lambda handle: json.dump(self.to_dict(), handle), "w")
+            write_atomically(self.own_path, lambda handle: torch.save(own, handle), "wb")
+        write_atomically(self.path, lambda handle: json.dump(self.to_dict(), handle), "w")
 
     def remove(self) -> None:
         """Delete the state's files (``--reset``)."""
         for path in (self.path, self.own_path):
             if path is not None:
                 path.unlink(missing_ok=True)
-
-
-def _write_atomically(path: Path, write, mode: str) -> None:
-    """``write(handle)`` into a temporary file beside ``path``, then rename it over ``path``."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, mode) as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _valid_stream(stats) -> bool:
