@@ -2,6 +2,8 @@
 
 import click
 
+from asr.commands.options import adaptation_options
+
 
 @click.command("eval")
 @click.option("--exp", "exp_dirs", required=True, multiple=True,
@@ -30,19 +32,7 @@ import click
 @click.option("--online", is_flag=True,
               help="Online speaker CMVN: each utterance decided from itself and its speaker's "
                    "earlier utterances only (asr.features.online), speakers from the manifest.")
-@click.option("--own-exemplars", "own_per_word", type=click.IntRange(1), default=None,
-              help="With --online: adapt to each speaker from his earlier utterances without "
-                   "labels: per word, the K of them answered that word with the largest "
-                   "margins are DTW exemplars of a second expert (asr.adapt.OwnExemplars; front "
-                   "end of the first dtw1nn --exp, else the first --exp), once he has said "
-                   "every word; as asr recognize --speaker NAME --own-exemplars K.")
-@click.option("--cmvn-state/--no-cmvn-state", default=True, show_default=True,
-              help="With --online: normalize with the speaker's online CMVN state; with "
-                   "--no-cmvn-state every utterance is normalized on its own (as --strict) and "
-                   "only --own-exemplars uses his earlier utterances.")
-@click.option("--own-weight", type=click.FloatRange(0.0, min_open=True), default=1.0,
-              show_default=True,
-              help="With --own-exemplars: the expert's weight against the models' energies.")
+@adaptation_options("--online", "utterances")
 @click.option("--order-seed", type=int, default=None,
               help="With --online: meet the utterances in a random order fixed by this seed "
                    "(default: manifest order).")

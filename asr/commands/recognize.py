@@ -2,6 +2,8 @@
 
 import click
 
+from asr.commands.options import adaptation_options
+
 
 @click.command("recognize")
 @click.option("--exp", "exp_dirs", required=True, multiple=True,
@@ -29,17 +31,7 @@ import click
 @click.option("--prior-frames", type=click.FloatRange(0.0), default=None,
               help="Weight, in frames, of the training speakers' mean in the online speaker "
                    "mean. [default: the experiment's own, train.prior_frames]")
-@click.option("--own-exemplars", "own_per_word", type=click.IntRange(1), default=None,
-              help="With --speaker: also adapt to him without labels, his K most confidently "
-                   "answered earlier files per word becoming DTW exemplars of a second expert "
-                   "once he has said every word (as asr eval --online --own-exemplars K).")
-@click.option("--cmvn-state/--no-cmvn-state", default=True, show_default=True,
-              help="With --speaker: normalize with his online CMVN state; with --no-cmvn-state "
-                   "each file is normalized on its own and only --own-exemplars uses his "
-                   "earlier files.")
-@click.option("--own-weight", type=click.FloatRange(0.0, min_open=True), default=1.0,
-              show_default=True,
-              help="With --own-exemplars: the expert's weight against the models' energies.")
+@adaptation_options("--speaker", "files")
 @click.option("--weight", "weights", type=click.FloatRange(0.0), multiple=True,
               help="Weight of each --exp in the ensemble, in the same order (as chosen by "
                    "asr pick-weights). [default: equal]")
