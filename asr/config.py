@@ -162,6 +162,12 @@ class TrainConfig:
     except in every ``prune_full_every``-th epoch (the first included), which aligns every word.
     The model is scored on the validation set (and ``best.pt`` possibly replaced) after every
     ``valid_every``-th epoch and after the last.
+
+    ``ema_epochs`` > 0 keeps an exponential moving average of the weights (TDNN and templates,
+    :mod:`asr.training.averaging`) that spans about that many epochs (per-batch decay
+    ``1 - 1 / (ema_epochs * batches per epoch)``, so the same
+    setting suits a small corpus and a large one): gradients are taken at the raw weights, but
+    validation, ``best.pt`` and ``last.pt`` hold the average. 0 turns it off.
     """
 
     epochs: int | Auto = 30
@@ -174,6 +180,7 @@ class TrainConfig:
     lr_schedule: Literal["constant", "cosine"] = "cosine"
     warmup_epochs: int = 0
     grad_clip: float | None = 5.0
+    ema_epochs: float = 0.0
     loss: str = "mmi"
     loss_params: dict[str, float] = field(default_factory=dict)
     seed: int = 0
@@ -210,6 +217,7 @@ class TrainConfig:
         _check_range("train.weight_decay", self.weight_decay, low=0.0)
         _check_range("train.warmup_epochs", self.warmup_epochs, low=0)
         _check_range("train.grad_clip", self.grad_clip, low=0.0)
+        _check_range("train.ema_epochs", self.ema_epochs, low=0.0)
         _check_range("train.vtlp", self.vtlp, low=0.0, high=0.5)
         _check_range("train.feature_noise", self.feature_noise, low=0.0)
         _check_range("train.channel_offset", self.channel_offset, low=0.0)

@@ -10,6 +10,7 @@ to resume bit-for-bit (weights, optimizer, random-number-generator states, histo
 atomically. At the end the best model is scored on the test set into ``EXP_DIR/results.json``.
 """
 
+import contextlib
 import json
 import logging
 import math
@@ -35,6 +36,7 @@ from asr.checkpoint import (
 from asr.config import Config, save_config
 from asr.errors import CheckpointError, ConfigError, DataError
 from asr.training import distributed
+from asr.training.averaging import WeightAverage
 
 LOG = logging.getLogger("asr.train")
 # this process's place in a data-parallel run (asr.training.distributed); rank 0 writes files
@@ -158,6 +160,7 @@ def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time
     loss_fn = LOSSES[tc.loss]
     trainable = mc.kind != "dtw1nn" and tc.epochs > 0
     optimizer = _optimizer(recognizer, tc) if trainable else None
+    average = WeightAverage(recognizer) if trainable and tc.ema_epochs else None
 
     rngs = {"py": random.Random(tc.seed), "np": np.random.default_rng(tc.seed)}
     torch.manual_seed(tc.seed)
@@ -166,6 +169,12 @@ def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time
     if state is not None:
         if optimizer is not None and state.get("optimizer"):
             optimizer.load_state_dict(state["optimizer"])
+        if average is not None and state.get("ema"):
+            # last.pt holds the averaged weights; training goes on from the raw ones
+            average.steps = int(state["ema"]["steps"])
+            with torch.no_grad():
+                for name, p in recognizer.named_parameters():
+                    p.copy_(state["ema"]["raw"][name])
         rngs["py"].setstate(_tuplify(state["rng"]["py"]))
         rngs["np"].bit_generator.state = state["rng"]["np"]
         torch.set_rng_state(state["rng"]["torch"])
@@ -181,7 +190,8 @@ def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time
         _save_best(exp_dir, recognizer, config, best)
         LOG.info("epoch 0 (initial): valid accuracy %.4f loss %.4f", valid["accuracy"],
                  valid["loss"])
-        _save_last(exp_dir, recognizer, config, optimizer, rngs, history, best, 0, False, 0.0)
+        _save_last(exp_dir, recognizer, config, optimizer, rngs, history, best, 0, False, 0.0,
+                   average=average)
     _write_metrics(exp_dir, history)
 
     # masks write the mean the model sees: in the standardized domain under input_norm=global
@@ -222,24 +232,27 @@ def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time
                                  for u in splits["train"]], dtype=torch.long)
         train_loss = _train_epoch(recognizer, optimizer, feats["train"], labels["train"],
                                   loss_fn, tc, augmenter, rngs["np"], epoch, progress, hide,
-                                  noisy, pruner, online)
+                                  noisy, pruner, online, average)
         train_end, cpu_seconds = time.time(), time.process_time() - cpu0
         validate = epoch % tc.valid_every == 0 or epoch == tc.epochs
-        valid = (_score(recognizer, feats["valid"][0], labels["valid"], loss_fn, tc.loss_params)
-                 if validate else {"loss": None, "accuracy": None})
+        with average.swapped() if average is not None else contextlib.nullcontext():
+            valid = (_score(recognizer, feats["valid"][0], labels["valid"], loss_fn,
+                            tc.loss_params) if validate else {"loss": None, "accuracy": None})
+            better = validate and ((valid["accuracy"], -valid["loss"])
+                                   > (best["accuracy"], -best["loss"]))
+            if better:
+                best = {"epoch": epoch, "accuracy": valid["accuracy"], "loss": valid["loss"]}
+                _save_best(exp_dir, recognizer, config, best)
         row = {"epoch": epoch, "train_loss": train_loss, "valid_loss": valid["loss"],
                "valid_accuracy": valid["accuracy"], "lr": optimizer.param_groups[0]["lr"],
                "seconds": round(time.time() - t0, 3)}
         history.append(row)
-        if validate and (valid["accuracy"], -valid["loss"]) > (best["accuracy"], -best["loss"]):
-            best = {"epoch": epoch, "accuracy": valid["accuracy"], "loss": valid["loss"]}
-            _save_best(exp_dir, recognizer, config, best)
         if tc.patience and epoch - best["epoch"] >= tc.patience:
             stopped = True
             LOG.info("early stop: no better validation accuracy for %d epochs", tc.patience)
         spent = elapsed_before + time.time() - epoch_start
         _save_last(exp_dir, recognizer, config, optimizer, rngs, history, best, epoch, stopped,
-                   spent, pruner.last if pruner.active else None)
+                   spent, pruner.last if pruner.active else None, average)
         _write_metrics(exp_dir, history)
         shown = ("not validated" if not validate else
                  f"valid loss {valid['loss']:.4f} accuracy {valid['accuracy']:.4f}")
@@ -402,7 +415,8 @@ def lr_factor(step: int, total: int, warmup: int, schedule: str) -> float:
 
 
 def _train_epoch(recognizer, optimizer, train_feats, labels, loss_fn, tc, augmenter, rng,
-                 epoch, progress, hide=None, noisy=None, pruner=None, online=None) -> float:
+                 epoch, progress, hide=None, noisy=None, pruner=None, online=None,
+                 average=None) -> float:
     from tqdm import tqdm
 
     recognizer.train()
@@ -414,6 +428,8 @@ def _train_epoch(recognizer, optimizer, train_feats, labels, loss_fn, tc, augmen
     total_steps = tc.epochs * steps_per_epoch
     warmup = tc.warmup_epochs * steps_per_epoch
     total_loss, seen = 0.0, 0
+    if average is not None:
+        average.decay = 1.0 - 1.0 / max(1.0, tc.ema_epochs * steps_per_epoch)
     bar = tqdm(batches, desc=f"epoch {epoch}/{tc.epochs}", leave=False,
                disable=not (progress and sys.stderr.isatty()), file=sys.stderr, dynamic_ncols=True)
     for b, batch in enumerate(bar):
@@ -459,6 +475,8 @@ def _train_epoch(recognizer, optimizer, train_feats, labels, loss_fn, tc, augmen
             torch.nn.utils.clip_grad_norm_(
                 [p for g in optimizer.param_groups for p in g["params"]], tc.grad_clip)
         optimizer.step()
+        if average is not None:
+            average.update()
         total_loss += loss_sum
         seen += len(batch)
         bar.set_postfix(loss=f"{total_loss / seen:.4f}")
@@ -493,11 +511,19 @@ def _save_best(exp_dir, recognizer, config, best):
 
 
 def _save_last(exp_dir, recognizer, config, optimizer, rngs, history, best, epoch, stopped,
-               seconds, pruner_energies=None):
+               seconds, pruner_energies=None, average=None):
+    """``last.pt``: the model as validated (the weight average when ``train.ema_decay`` is on,
+    with the raw weights under ``ema.raw`` for ``--resume``), optimizer and random states."""
     if not _ctx.is_main:
         return
+    ema = None
+    if average is not None:
+        ema = {"steps": average.steps,
+               "raw": {k: p.detach().clone() for k, p in recognizer.named_parameters()}}
+    with average.swapped() if average is not None else contextlib.nullcontext():
+        payload = recognizer_payload(recognizer, config)
     save_checkpoint(exp_dir / "last.pt", {
-        **recognizer_payload(recognizer, config),
+        **payload, "ema": ema,
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
         "rng": {"py": _listify(rngs["py"].getstate()), "np": rngs["np"].bit_generator.state,
                 "torch": torch.get_rng_state()},

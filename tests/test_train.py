@@ -11,11 +11,12 @@ from _support import fsdd_utterances
 from click.testing import CliRunner
 
 import asr.train as train_module
-from asr.checkpoint import load_checkpoint, load_recognizer
+from asr.checkpoint import load_checkpoint, load_recognizer, recognizer_from_payload
 from asr.cli import main
 from asr.config import Config, apply_overrides, load_config
 from asr.corpora import write_manifest
 from asr.errors import ConfigError
+from asr.losses import LOSSES
 from asr.train import bucket_batches, lr_factor, train
 
 SPEAKERS = ("george", "jackson", "lucas", "nicolas", "yweweler")
@@ -266,3 +267,61 @@ def test_init_encoder_starts_from_another_experiments_tdnn(tiny, tmp_path):
                                                   f"train.init_encoder={tmp_path / 'source'}"),
                     progress=False)
     assert results["model"]["kind"] == "dtw1nn"
+
+
+def test_weight_average_follows_its_formula_and_swaps_back():
+    from asr.training.averaging import WeightAverage
+
+    torch.manual_seed(0)
+    module = torch.nn.Linear(3, 2)
+    average = WeightAverage(module, decay=0.9)
+    expected = {k: p.detach().clone() for k, p in module.named_parameters()}
+    for t in range(30):
+        with torch.no_grad():
+            for p in module.parameters():
+                p.add_(torch.randn_like(p))
+        average.update()
+        d = min(0.9, (1 + t) / (10 + t))
+        for k, p in module.named_parameters():
+            expected[k] = d * expected[k] + (1 - d) * p.detach()
+    raw = {k: p.detach().clone() for k, p in module.named_parameters()}
+    with average.swapped():
+        for k, p in module.named_parameters():
+            assert torch.allclose(p, expected[k], atol=1e-6), k
+            assert not torch.equal(p, raw[k])
+    for k, p in module.named_parameters():
+        assert torch.equal(p, raw[k]), k            # the raw weights are back
+    with pytest.raises(ValueError):
+        WeightAverage(module, decay=1.0)
+
+
+def test_weight_average_is_what_is_validated_kept_and_resumed(tiny, tmp_path, monkeypatch):
+    cfg = config("train.epochs=3", "train.ema_epochs=1")
+    train(tiny, tmp_path / "whole", cfg, progress=False)
+    last = last_state(tmp_path / "whole")
+    raw, kept = last["ema"]["raw"]["template_frames"], last["model_state"]["template_frames"]
+    assert last["ema"]["steps"] > 0 and not torch.equal(raw, kept)
+    # the last validation scored the averaged weights that last.pt holds
+    recognizer, _ = recognizer_from_payload(last)
+    valid = train_module._read_splits(tiny)["valid"]
+    feats = train_module._features_of(train_module._cache(tiny, cfg), cfg, valid, speed=1.0)
+    labels = torch.tensor([recognizer.words.index(u.word) for u in valid])
+    scored = train_module._score(recognizer, feats, labels, LOSSES["mmi"], {})
+    assert scored["accuracy"] == last["history"][-1]["valid_accuracy"]
+    assert scored["loss"] == pytest.approx(last["history"][-1]["valid_loss"], rel=1e-5)
+
+    real_score, calls = train_module._score, {"n": 0}
+
+    def killed_in_epoch_2(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real_score(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "_score", killed_in_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny, tmp_path / "killed", cfg, progress=False)
+    monkeypatch.setattr(train_module, "_score", real_score)
+    train(tiny, tmp_path / "killed", cfg, resume=True, progress=False)
+    assert_same_training(tmp_path / "whole", tmp_path / "killed")
+    assert torch.equal(raw, last_state(tmp_path / "killed")["ema"]["raw"]["template_frames"])

@@ -44,8 +44,9 @@ def edit_experiment(exp_dir, change: Callable, record: dict) -> list[Path]:
         new = change(recognizer, config, payload)
         out = {k: v for k, v in payload.items() if k not in ("format", "version")}
         out.update(recognizer_payload(new, config))
-        if "optimizer" in out:
-            out["optimizer"] = None
+        for stale in ("optimizer", "ema"):  # shapes no longer fit the templates
+            if out.get(stale) is not None:
+                out[stale] = None
         out["vocabulary_changes"] = list(payload.get("vocabulary_changes", [])) + [record]
         spotting = dict(payload.get("spotting") or {})
         if spotting.get("thresholds"):
