@@ -6,9 +6,8 @@ import json
 import pytest
 import torch
 from test_model import random_recognizer
-from test_train import assert_same_training, config, last_state, make_data
+from test_train import assert_same_training, config, kill_and_resume, last_state, make_data
 
-import asr.train as train_module
 from asr.dtw import pairwise_dtw
 from asr.train import train
 from asr.training.pruning import CompetitorPruner
@@ -98,19 +97,8 @@ def test_pruned_training_learns_and_resumes_bit_for_bit(tiny, tmp_path, monkeypa
     cfg = config("train.epochs=3", "train.prune_words=1", "train.prune_full_every=2")
     whole = train(tiny, tmp_path / "whole", cfg, progress=False)
     assert whole["epochs"] == 3 and last_state(tmp_path / "whole")["pruner"] is not None
-    real_score, calls = train_module._score, {"n": 0}
-
-    def killed_in_epoch_3(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 4:  # epoch 0, 1, 2, then epoch 3's validation
-            raise KeyboardInterrupt
-        return real_score(*args, **kwargs)
-
-    monkeypatch.setattr(train_module, "_score", killed_in_epoch_3)
-    with pytest.raises(KeyboardInterrupt):
-        train(tiny, tmp_path / "killed", cfg, progress=False)
-    monkeypatch.setattr(train_module, "_score", real_score)
-    train(tiny, tmp_path / "killed", cfg, resume=True, progress=False)
+    # killed at epoch 3's validation (epoch 0, 1, 2, then 3)
+    kill_and_resume(tiny, tmp_path / "killed", cfg, monkeypatch, kill_at=4)
     assert_same_training(tmp_path / "whole", tmp_path / "killed")
 
 

@@ -116,24 +116,37 @@ def test_same_seed_same_results_other_seed_other_results(tiny, tmp_path):
                            c["model_state"]["template_frames"])
 
 
+def kill_and_resume(data, exp, cfg, monkeypatch, kill_at: int, after_kill=None) -> None:
+    """Train, interrupt at the ``kill_at``-th validation (epoch 0 is the first), call
+    ``after_kill()``, then resume."""
+    real_score, calls = train_module._score, {"n": 0}
+
+    def killed(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == kill_at:
+            raise KeyboardInterrupt
+        return real_score(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "_score", killed)
+    with pytest.raises(KeyboardInterrupt):
+        train(data, exp, cfg, progress=False)
+    monkeypatch.setattr(train_module, "_score", real_score)
+    if after_kill is not None:
+        after_kill()
+    train(data, exp, cfg, resume=True, progress=False)
+
+
 def test_resume_after_a_kill_continues_bit_for_bit(tiny, tmp_path, monkeypatch):
     cfg = config("train.epochs=3", "model.dropout=0.2")
     train(tiny, tmp_path / "whole", cfg, progress=False)
 
-    real_score, calls = train_module._score, {"n": 0}
 
-    def killed_in_epoch_2(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 3:  # epoch 0 (initial), epoch 1, then epoch 2's validation
-            raise KeyboardInterrupt
-        return real_score(*args, **kwargs)
+    def lost_at_most_the_epoch_under_way():
+        assert last_state(tmp_path / "killed")["epoch"] == 1
 
-    monkeypatch.setattr(train_module, "_score", killed_in_epoch_2)
-    with pytest.raises(KeyboardInterrupt):
-        train(tiny, tmp_path / "killed", cfg, progress=False)
-    assert last_state(tmp_path / "killed")["epoch"] == 1   # lost at most the epoch under way
-    monkeypatch.setattr(train_module, "_score", real_score)
-    train(tiny, tmp_path / "killed", cfg, resume=True, progress=False)
+    # killed at epoch 2's validation (epoch 0 initial, epoch 1, then epoch 2)
+    kill_and_resume(tiny, tmp_path / "killed", cfg, monkeypatch, kill_at=3,
+                    after_kill=lost_at_most_the_epoch_under_way)
     assert_same_training(tmp_path / "whole", tmp_path / "killed")
     rows = (tmp_path / "killed" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(r)["epoch"] for r in rows] == [0, 1, 2, 3]
@@ -310,18 +323,6 @@ def test_weight_average_is_what_is_validated_kept_and_resumed(tiny, tmp_path, mo
     assert scored["accuracy"] == last["history"][-1]["valid_accuracy"]
     assert scored["loss"] == pytest.approx(last["history"][-1]["valid_loss"], rel=1e-5)
 
-    real_score, calls = train_module._score, {"n": 0}
-
-    def killed_in_epoch_2(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return real_score(*args, **kwargs)
-
-    monkeypatch.setattr(train_module, "_score", killed_in_epoch_2)
-    with pytest.raises(KeyboardInterrupt):
-        train(tiny, tmp_path / "killed", cfg, progress=False)
-    monkeypatch.setattr(train_module, "_score", real_score)
-    train(tiny, tmp_path / "killed", cfg, resume=True, progress=False)
+    kill_and_resume(tiny, tmp_path / "killed", cfg, monkeypatch, kill_at=3)
     assert_same_training(tmp_path / "whole", tmp_path / "killed")
     assert torch.equal(raw, last_state(tmp_path / "killed")["ema"]["raw"]["template_frames"])
