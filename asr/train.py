@@ -512,7 +512,7 @@ def _save_best(exp_dir, recognizer, config, best):
 
 def _save_last(exp_dir, recognizer, config, optimizer, rngs, history, best, epoch, stopped,
                seconds, pruner_energies=None, average=None):
-    """``last.pt``: the model as validated (the weight average when ``train.ema_decay`` is on,
+    """``last.pt``: the model as validated (the weight average when ``train.ema_epochs`` is on,
     with the raw weights under ``ema.raw`` for ``--resume``), optimizer and random states."""
     if not _ctx.is_main:
         return
