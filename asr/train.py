@@ -171,10 +171,13 @@ def _train(data_dir, exp_dir, config, resume, command_line, progress, start_time
             optimizer.load_state_dict(state["optimizer"])
         if average is not None and state.get("ema"):
             # last.pt holds the averaged weights; training goes on from the raw ones
-            average.steps = int(state["ema"]["steps"])
-            with torch.no_grad():
-                for name, p in recognizer.named_parameters():
-                    p.copy_(state["ema"]["raw"][name])
+            try:
+                average.steps = int(state["ema"]["steps"])
+                with torch.no_grad():
+                    for name, p in recognizer.named_parameters():
+                        p.copy_(state["ema"]["raw"][name])
+            except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+                raise CheckpointError(f"{last_path}: damaged weight average ({exc})") from None
         rngs["py"].setstate(_tuplify(state["rng"]["py"]))
         rngs["np"].bit_generator.state = state["rng"]["np"]
         torch.set_rng_state(state["rng"]["torch"])
