@@ -83,10 +83,10 @@ def test_spotting_finds_the_known_positions(tiny_spotter, stream, tmp_path):
     hits = spot_file(rec, config.frontend, stream.with_suffix(".wav"))
     best = sorted(hits, key=lambda h: h.score)[:6]
     assert score_hits([h.to_dict() for h in best], refs, seconds)["detected"] == 6
-    for h in best:
+    for h in best:  # a hit spans the speech around its match: the word, give or take
         ref = min(keys, key=lambda r: abs(r.start - h.start))
         assert h.word == ref.word
-        assert abs(h.start - ref.start) < 0.1 and abs(h.end - ref.end) < 0.1
+        assert abs(h.start - ref.start) < 0.2 and abs(h.end - ref.end) < 0.2
     # the trained tiny model (three words, a few epochs)
     rec, config = load_recognizer(tiny_spotter)
     hits = spot_file(rec, config.frontend, stream.with_suffix(".wav"))
@@ -283,7 +283,8 @@ def test_stream_front_end_and_encoder_match_the_batch_ones(tiny_spotter, fsdd_di
     from asr.spotting.frontend import StreamEncoder, StreamFeatures
 
     rec, config = load_recognizer(tiny_spotter)
-    frontend = dataclasses.replace(config.frontend, trim=False)
+    # the raw front end (the stream's speaker CMVN: tests/test_spotting_normalize.py)
+    frontend = dataclasses.replace(config.frontend, trim=False, cmvn="none")
     wave = load_audio(fsdd_dir / "recordings" / "3_nicolas_5.wav", 8000).numpy()
     batch = compute_features(torch.from_numpy(wave), frontend).numpy()
     stream, parts, rng, i = StreamFeatures(frontend, block=4), [], np.random.default_rng(0), 0

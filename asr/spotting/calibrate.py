@@ -1,6 +1,7 @@
 r"""Per-word thresholds for a target false-alarm rate, from audio without keywords.
 
-Every negative recording is spotted with no threshold and suppression within each word only,
+Every negative recording is spotted with no threshold, as ``asr spot`` spots (its verified
+hits, :mod:`asr.spotting.verify`; without verification, with suppression within each word only),
 so that each word's candidate hits :math:`s_{w,1} \le s_{w,2} \le \dots` on :math:`H` hours of
 negatives are its would-be false alarms. For a rate of :math:`R` false alarms per hour *in
 all* (every word's together), shared equally by the :math:`W` words, the threshold is
@@ -58,7 +59,9 @@ def negative_scores(recognizer, frontend, sources, words=None, **options) -> tup
     for path, _ in sources:
         wave = load_audio(path, frontend.sample_rate).numpy()
         seconds += len(wave) / frontend.sample_rate
-        spotter = Spotter(recognizer, frontend, words=words, across_words=False, **options)
+        # a verified hit's word is the region's answer, whichever word's match proposed it
+        spotter = Spotter(recognizer, frontend, words=words,
+                          across_words=options.get("verify", True), **options)
         for hit in spotter.push(wave) + spotter.flush():
             scores[hit.word].append(hit.score)
     return {w: sorted(s) for w, s in scores.items()}, seconds / 3600.0

@@ -69,8 +69,10 @@ import numpy as np
 import torch
 
 from asr.dtw import SubsequenceMatcher
+from asr.inference import cmvn_prior
 from asr.spotting.frontend import StreamEncoder, StreamFeatures
 from asr.spotting.suppression import Suppressor
+from asr.spotting.verify import Verifier
 
 # 0.14 s: the widest suppression window that still prints a live hit (asr listen) within
 # 0.3 s of the word's end; docs/experiments.md has the trade-off
@@ -132,12 +134,16 @@ class Spotter:
         stream).
     score_norm : {"none", "background", "competitor"}
         Score normalization (see the module docstring).
+    verify : bool
+        Re-decide every candidate on the speech around it with the recognizer's closed-set
+        energies (:mod:`asr.spotting.verify`; the default): the thresholds then apply to the
+        verified margin. False: the first pass's hits as they are.
     """
 
     def __init__(self, recognizer, frontend, words=None, thresholds=None, across_words=True,
                  block: int = 4, window: float = WINDOW_SECONDS, step: str = "itakura",
                  record: bool = False, score_norm: str = "none",
-                 min_duration: float = MIN_DURATION_SECONDS):
+                 min_duration: float = MIN_DURATION_SECONDS, verify: bool = True):
         from asr.errors import AsrError
 
         self.rec = recognizer
@@ -158,7 +164,8 @@ class Spotter:
         self.thresholds = np.array([float(thresholds[w]) for w in words])
         self.encoder = StreamEncoder(recognizer)
         stride = self.encoder.stride
-        self.features = StreamFeatures(frontend, block=-(-int(block) // stride) * stride)
+        self.features = StreamFeatures(frontend, block=-(-int(block) // stride) * stride,
+                                       prior=cmvn_prior(recognizer))
         all_templates = recognizer.templates()
         # the words scored: those spotted, then (to normalize) the rest of the vocabulary
         scored = words + ([w for w in recognizer.words if w not in words]
@@ -180,7 +187,10 @@ class Spotter:
         self.window = max(1, int(round(window / self.frame_seconds)))
         self.min_frames = int(np.ceil(min_duration / self.frame_seconds - 1e-9))
         groups = [list(range(len(words)))] if across_words else [[i] for i in range(len(words))]
-        self.suppressor = Suppressor(self.thresholds, groups, self.window)
+        self.verifier = Verifier(recognizer, words, self.thresholds, frontend) \
+            if verify else None
+        first_pass = np.full(len(words), np.inf) if verify else self.thresholds
+        self.suppressor = Suppressor(first_pass, groups, self.window)
         self.frames = 0                          # output frames scored
         self.record = record
         self.tracks = []                         # [n, W] blocks of word scores when record
@@ -245,15 +255,26 @@ class Spotter:
         feats = self.features.push(samples, final=final)
         # every later stage also runs one block at a time, so that the arithmetic (matrix
         # products included) is the same however the samples arrived
+        speech, raw, means = self.features.speech, self.features.raw_out, self.features.means
         step = self.features.block
         hits = []
         for a in range(0, max(len(feats), 1), step):
             last = final and a + step >= len(feats)
-            hits += self._advance(self.encoder.push(feats[a:a + step], final=last), last)
+            found = self._advance(self.encoder.push(feats[a:a + step], final=last), last)
+            if self.verifier is None:
+                hits += [self._hit(*f) for f in found]
+                continue
+            s = self.encoder.stride
+            candidates = [(f[1] * s, (f[2] + 1) * s, self._hit(*f)) for f in found]
+            for verified in self.verifier.push(
+                    raw[a:a + step], speech[a:a + step],
+                    None if means is None else means[a:a + step], candidates, final=last):
+                hits.append(self._verified(*verified))
         return hits
 
-    def _advance(self, y, final) -> list[Hit]:
-        """Score new output frames ``y`` and decide the frames that can be decided."""
+    def _advance(self, y, final) -> list[tuple]:
+        """Score new output frames ``y`` and decide the frames that can be decided: the
+        suppressor's ``(word, first, last, score, margin)`` of each hit."""
         if len(y):
             costs = self._costs(y)
             score, start = self.matcher.push(costs)
@@ -266,7 +287,7 @@ class Spotter:
                 self.tracks.append(best)
             self.frames += len(y)
             self.suppressor.push(best, begin)
-        return [self._hit(*hit) for hit in self.suppressor.decide(final)]
+        return self.suppressor.decide(final)
 
     def flush(self) -> list[Hit]:
         """End of stream: the remaining hits."""
@@ -277,6 +298,24 @@ class Spotter:
         start = first * s * fe.hop_length / fe.sample_rate
         end = ((last + 1) * s - 1) * fe.hop_length / fe.sample_rate + fe.win_ms / 1000.0
         return Hit(self.words[w], start, end, score, margin, self._decision_time(last, end))
+
+    def _verified(self, hit, word, score, margin, first, end, seen) -> Hit:
+        """The hit of a verified region, feature frames ``[first, end)``: decided once the
+        first pass has decided its candidate and feature frames ``[0, seen)`` are in."""
+        fe = self.frontend
+        start = first * fe.hop_length / fe.sample_rate
+        stop = ((end - 1) * fe.hop_length + fe.win_length) / fe.sample_rate
+        decided = max(hit.decided, self._feature_time(seen - 1) if seen else 0.0)
+        return Hit(word, start, stop, score, margin, decided)
+
+    def _feature_time(self, f) -> float:
+        """Stream time (s) at which feature frame ``f`` is emitted (whole blocks, with the
+        deltas' look-ahead); at the end of the stream, its length."""
+        fe, feats = self.frontend, self.features
+        b = feats.block
+        raw = -(-(-(-(f + 1) // b) * b + feats.look) // b) * b
+        samples = min((raw - 1) * fe.hop_length + fe.win_length, feats.total_samples)
+        return samples / fe.sample_rate
 
     def _decision_time(self, last, end) -> float:
         """Stream time (s) at which the audio that decides a hit ending at output frame

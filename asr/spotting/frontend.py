@@ -12,8 +12,10 @@ file). A file's global DC removal and silence trimming do not apply to a stream 
 each frame's DC offset).
 
 **Normalization without a speaker batch.** ``frontend.cmvn=none`` (with ``model.input_norm
-=global``, as ``recipes/fsdd/conf/spotting.yaml``) needs nothing more. For the other CMVN modes
-a causal running estimate replaces the utterance's (or speaker's) statistics: with
+=global``) needs nothing more. ``speaker`` (the speaker-independent models, as
+``recipes/fsdd/conf/spotting.yaml``) takes the speaker's mean from the model's prior and the
+speech heard so far: :class:`asr.spotting.normalize.StreamSpeakerCmvn`. For the per-utterance
+modes a causal running estimate replaces the utterance's statistics: with
 :math:`\lambda_t = 1 / \min(t + 1, N)` (a cumulative mean over the first :math:`N` frames, then
 an exponential one of time constant :math:`N`, default 300 frames = 3 s),
 
@@ -23,7 +25,7 @@ an exponential one of time constant :math:`N`, default 300 frames = 3 s),
     \sigma^2_t = \sigma^2_{t-1} + \lambda_t \bigl((x_t - \mu_t)^2 - \sigma^2_{t-1}\bigr),
 
 and frame :math:`t` becomes :math:`x_t - \mu_t` (``mean``) or :math:`(x_t - \mu_t) /
-\max(\sigma_t, \epsilon)` (``meanvar`` and ``speaker``), using only the past and present.
+\max(\sigma_t, \epsilon)` (``meanvar``), using only the past and present.
 
 **G_W.** Output frame :math:`j` of the TDNN reads the (edge-padded) feature frames
 :math:`jS - l, \dots, jS - l + R - 1` (receptive field :math:`R`, subsampling :math:`S`,
@@ -40,6 +42,7 @@ from torchaudio.compliance import kaldi
 
 from asr.errors import ConfigError
 from asr.features.frontend import INT16_SCALE, add_deltas
+from asr.spotting.normalize import SpeechGate, StreamSpeakerCmvn
 
 CMVN_FRAMES = 300
 
@@ -53,10 +56,12 @@ class StreamFeatures:
     block : int
         Feature frames per block (the unit of work).
     cmvn_frames : int
-        Time constant :math:`N` (frames) of the running CMVN (modes other than ``none``).
+        Time constant :math:`N` (frames) of the running CMVN (``mean`` and ``meanvar``).
+    prior : dict, optional
+        The model's CMVN prior (:func:`asr.inference.cmvn_prior`), for ``cmvn=speaker``.
     """
 
-    def __init__(self, config, block: int = 4, cmvn_frames: int = CMVN_FRAMES):
+    def __init__(self, config, block: int = 4, cmvn_frames: int = CMVN_FRAMES, prior=None):
         self.config = config
         self.block = int(block)
         self.win, self.hop = config.win_length, config.hop_length
@@ -72,6 +77,13 @@ class StreamFeatures:
         self._mean = None
         self._var = None
         self._count = 0
+        self.gate = SpeechGate(config)
+        self._speaker = StreamSpeakerCmvn(prior) if config.cmvn == "speaker" else None
+        # of the frames emitted by the last push: speech flags, raw (unnormalized) frames and,
+        # with cmvn=speaker, the speaker's mean after each
+        self.speech = np.zeros(0, dtype=bool)
+        self.raw_out = np.zeros((0, config.dim), dtype=np.float32)
+        self.means = None
 
     def _base_dim(self):
         c = self.config
@@ -79,11 +91,13 @@ class StreamFeatures:
 
     def push(self, samples: np.ndarray, final: bool = False) -> np.ndarray:
         """Add samples (float in [-1, 1]); returns the new feature frames [n, D] (all of the
-        rest when ``final``)."""
+        rest when ``final``); their speech flags (:class:`asr.spotting.normalize.SpeechGate`)
+        are then in ``self.speech``, the raw frames in ``self.raw_out`` and, with
+        ``cmvn=speaker``, the speaker's mean after each in ``self.means``."""
         samples = np.asarray(samples, dtype=np.float32).reshape(-1)
         self.samples = np.concatenate([self.samples, samples])
         self.total_samples += len(samples)
-        out = []
+        out, self._flags, self._raws, self._means = [], [], [], []
         while True:
             # raw frames available once their window is in
             available = 0 if self.total_samples < self.win else \
@@ -106,7 +120,13 @@ class StreamFeatures:
                 break
         self._trim()
         if not out:
+            self.speech = np.zeros(0, dtype=bool)
+            self.raw_out = np.zeros((0, self.config.dim), dtype=np.float32)
+            self.means = None if self._speaker is None else self.raw_out
             return np.zeros((0, self.config.dim), dtype=np.float32)
+        self.speech = np.concatenate(self._flags)
+        self.raw_out = np.concatenate(self._raws)
+        self.means = None if self._speaker is None else np.concatenate(self._means)
         return np.concatenate(out)
 
     def _raw_frames(self, upto):
@@ -139,9 +159,16 @@ class StreamFeatures:
         return self._normalize(feats)
 
     def _normalize(self, feats):
+        speech = self.gate(feats)
+        self._flags.append(speech)
+        self._raws.append(feats.astype(np.float32))
         mode = self.config.cmvn
         if mode == "none":
             return feats
+        if mode == "speaker":
+            out = self._speaker(feats, speech)
+            self._means.append(self._speaker.frame_means)
+            return out
         out = np.empty_like(feats)
         for t, x in enumerate(feats.astype(np.float64)):
             self._count += 1
@@ -152,7 +179,7 @@ class StreamFeatures:
                 self._mean += rate * (x - self._mean)
                 self._var += rate * ((x - self._mean) ** 2 - self._var)
             y = x - self._mean
-            if mode != "mean":
+            if mode == "meanvar":
                 y = y / np.maximum(np.sqrt(self._var), 1e-5) if self._count > 1 else y * 0.0
             out[t] = y
         return out

@@ -4,6 +4,7 @@
 #   bash recipes/fsdd/spot.sh --data-dir DIR --fillers-dir DIR [--test-speakers S]
 #                             [--enroll-speaker S] [--snr DB] [--rate R] [--seed N]
 #                             [--test-clips N] [--train-fillers N] [--score-norm NORM]
+#                             [--pretrain-epochs N] [--extra-voices DIR|none]
 #                             [--stage N] [--stop-stage N] [--tag NAME]
 #
 # --data-dir: FSDD (its recordings/); --fillers-dir: a <word>/<file> corpus of non-keyword
@@ -15,11 +16,18 @@
 # a speaker's 500 clips about twice, about 80 minutes, so that a few false alarms per hour can
 # be measured). --score-norm: none, background or competitor (asr.spotting.engine; default
 # background). --rate: false alarms per hour, all words together.
+# The spotter is trained like the speaker-independent experts of loso.sh, since the test voice
+# is new: its TDNN first learns the words of the fillers' train speakers (--pretrain-epochs,
+# default 12; 0: no pretraining; the fillers' validation and test speakers are never heard),
+# and --extra-voices (default ../shared/data/speech_commands_sample when it is there; a Speech
+# Commands folder whose zero ... nine clips become digits of speakers of their own) add voices.
 #
 # Stages (markers in $exp/.done/spot-stageN; --stage N reruns N..stop-stage; nothing is deleted):
-#   1  prepare manifests: FSDD with S held out -> data/spot_S/, fillers -> data/fillers/,
-#      FSDD with a <filler> class of the fillers' train speakers -> data/spot_S_fillers/
-#   2  train conf/spotting.yaml on data/spot_S_fillers -> exp/spot_S/train/
+#   1  prepare manifests: FSDD with S held out (+ extra voices) -> data/spot_S/, fillers ->
+#      data/fillers/, FSDD with a <filler> class of the fillers' train speakers
+#      -> data/spot_S_fillers/
+#   2  pretrain the TDNN on the fillers' train speakers' words -> exp/spot_pretrain/ (once);
+#      train conf/spotting.yaml on data/spot_S_fillers from it -> exp/spot_S/train/
 #   3  streams: test (speaker S, 10% keywords, 10% other speech, noise at --snr dB),
 #      negatives (filler validation speakers)  -> exp/spot_S/streams/{test,negatives,demo}.*
 #   4  the QbE anchor: MFCC DTW templates, 3 examples per digit of --enroll-speaker
@@ -42,6 +50,8 @@ seed=0
 test_clips=1000
 train_fillers=1800
 score_norm=background
+pretrain_epochs=12
+extra_voices=default
 tag=""
 
 while [ $# -gt 0 ]; do
@@ -58,6 +68,8 @@ while [ $# -gt 0 ]; do
     --test-clips) need_value "$@"; test_clips="$2"; shift 2 ;;
     --train-fillers) need_value "$@"; train_fillers="$2"; shift 2 ;;
     --score-norm) need_value "$@"; score_norm="$2"; shift 2 ;;
+    --pretrain-epochs) need_value "$@"; pretrain_epochs="$2"; shift 2 ;;
+    --extra-voices) need_value "$@"; extra_voices="$2"; shift 2 ;;
     --tag) need_value "$@"; tag="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) usage_error "unknown option '$1' (see --help)" ;;
@@ -67,6 +79,13 @@ done
 [ -n "$fillers_dir" ] || usage_error "--fillers-dir DIR (non-keyword speech) is required"
 data_dir=$(abs_dir "$data_dir" --data-dir)
 fillers_dir=$(abs_dir "$fillers_dir" --fillers-dir)
+if [ "$extra_voices" = default ]; then
+  extra_voices=$(shared_data speech_commands_sample)
+  [ -n "$extra_voices" ] || extra_voices=none
+elif [ "$extra_voices" != none ]; then
+  extra_voices=$(abs_dir "$extra_voices" --extra-voices)
+fi
+case "$pretrain_epochs" in ''|*[!0-9]*) usage_error "--pretrain-epochs N: a whole number" ;; esac
 cd "$here"
 [ -n "$tag" ] || tag="spot_${test_speakers//,/_}"
 require_asr "activate the repository's .venv"
@@ -77,6 +96,10 @@ mkdir -p "$exp/.done" "$exp/streams"
 
 if run_stage 1 "prepare manifests"; then
   asr prepare fsdd "$data_dir" --out "$data" --test-speakers "$test_speakers"
+  if [ "$extra_voices" != none ]; then
+    python3 local/extra_voices.py "$extra_voices" "$data/extra_voices.jsonl"
+    cat "$data/extra_voices.jsonl" >> "$data/train.jsonl"
+  fi
   asr prepare folder "$fillers_dir" --out data/fillers
   asr prepare with-fillers "$data" --fillers data/fillers/train.jsonl --out "${data}_fillers" \
     --train "$train_fillers" --valid 200 --seed "$seed"
@@ -84,7 +107,23 @@ if run_stage 1 "prepare manifests"; then
 fi
 
 if run_stage 2 "train conf/spotting.yaml"; then
-  asr train --data "${data}_fillers" --exp "$exp/train" --config conf/spotting.yaml $( [ -e "$exp/train/last.pt" ] && echo --resume )
+  init=()
+  if [ "$pretrain_epochs" -gt 0 ]; then
+    pre=exp/spot_pretrain
+    if [ ! -e "$pre/.done" ]; then
+      log "pretraining the TDNN on the fillers' train speakers ($pretrain_epochs epochs)"
+      mkdir -p data/spot_pretrain
+      cp data/fillers/train.jsonl data/fillers/valid.jsonl data/spot_pretrain/
+      : > data/spot_pretrain/test.jsonl
+      # no channel offsets: its speakers bring their own channels
+      asr train --data data/spot_pretrain --exp "$pre" --config conf/spotting.yaml \
+        "train.epochs=$pretrain_epochs" "${pretrain_overrides[@]}" train.channel_offset=0 \
+        train.noise_prob=0 $( [ -e "$pre/last.pt" ] && echo --resume )
+      touch "$pre/.done"
+    fi
+    init=("train.init_encoder=$here/$pre")
+  fi
+  asr train --data "${data}_fillers" --exp "$exp/train" --config conf/spotting.yaml "${init[@]}" $( [ -e "$exp/train/last.pt" ] && echo --resume )
   done_stage 2
 fi
 
