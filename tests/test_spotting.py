@@ -325,3 +325,23 @@ def test_no_hit_shorter_than_the_shortest_match(tiny_spotter, stream):
         assert hits and min(frames) >= (0 if d == 0 else 15)
         if d == 0:
             assert min(frames) < 15  # without the limit, shorter matches do come out
+
+
+def test_thresholds_belong_to_the_pass_they_were_calibrated_on(tiny_spotter, stream, tmp_path):
+    """Verified margins and first-pass scores are different scales: thresholds calibrated on
+    one are used with it, and asking for the other without a threshold is a one-line error."""
+    exp = tmp_path / "exp"
+    shutil.copytree(tiny_spotter, exp)
+    wav = stream.with_suffix(".wav")
+    result = invoke("calibrate", "--exp", exp, wav, "--no-verify", "--false-alarms-per-hour",
+                    100000, "--block", 64)
+    assert result.exit_code == 0 and "verified" not in result.output, result.output
+    first_pass = invoke("spot", "--exp", exp, wav, "--format", "json", "--block", 64)
+    assert first_pass.exit_code == 0, first_pass.output
+    unverified = invoke("spot", "--exp", exp, wav, "--format", "json", "--block", 64,
+                        "--threshold", "inf", "--no-verify")
+    scores = {json.loads(line)["score"] for line in unverified.output.splitlines()}
+    hits = [json.loads(line) for line in first_pass.output.splitlines()]
+    assert hits and all(h["score"] in scores and h["score"] > 0 for h in hits)
+    assert_one_line_error(invoke("spot", "--exp", exp, wav, "--verify"),
+                          "asr calibrate --verify")

@@ -20,8 +20,12 @@ import click
 @click.option("--chunk-ms", type=click.IntRange(1, 10000), default=20, show_default=True,
               help="Audio read per step (ms).")
 @click.option("--device", default=None, help="Input device for sounddevice [default: system's].")
+@click.option("--verify/--no-verify", default=None,
+              help="Re-decide each candidate on the speech around it (asr.spotting.verify) "
+              "[default: as calibrated, else verify].")
 @click.option("--which", type=click.Choice(["best", "last"]), default="best", show_default=True)
-def listen(exp_dir, from_stdin, rate, words, threshold, rate_fa, fmt, chunk_ms, device, which):
+def listen(exp_dir, from_stdin, rate, words, threshold, rate_fa, fmt, chunk_ms, verify, device,
+           which):
     """Print each keyword hit as it is decided (within about 0.3 s of the word's end), from
     the microphone (optional package sounddevice) or, with --stdin, from raw PCM, e.g.
     ``sox in.wav -t raw -r 8000 -e signed -b 16 -c 1 - | asr listen --exp EXP --stdin``.
@@ -29,7 +33,12 @@ def listen(exp_dir, from_stdin, rate, words, threshold, rate_fa, fmt, chunk_ms, 
     import json
 
     from asr.errors import AsrError
-    from asr.spotting.calibrate import load_spotting, resolve_score_norm, resolve_thresholds
+    from asr.spotting.calibrate import (
+        load_spotting,
+        resolve_score_norm,
+        resolve_thresholds,
+        resolve_verify,
+    )
     from asr.spotting.engine import Spotter, keywords_of
     from asr.spotting.listen import default_stdin, microphone_chunks, stdin_chunks
     from asr.spotting.listen import listen as run
@@ -46,7 +55,8 @@ def listen(exp_dir, from_stdin, rate, words, threshold, rate_fa, fmt, chunk_ms, 
     chosen = chosen or keywords_of(recognizer.words)
     thresholds = resolve_thresholds(recognizer, record, chosen, threshold, rate_fa)
     spotter = Spotter(recognizer, config.frontend, words=chosen, thresholds=thresholds,
-                      score_norm=resolve_score_norm(record, None, threshold is not None))
+                      score_norm=resolve_score_norm(record, None, threshold is not None),
+                      verify=resolve_verify(record, verify, threshold is not None))
     chunk = max(1, sample_rate * chunk_ms // 1000)
     chunks = (stdin_chunks(default_stdin(), chunk) if from_stdin
               else microphone_chunks(sample_rate, chunk, device))

@@ -77,10 +77,11 @@ def thresholds_for_rate(scores: dict, hours: float, rate: float) -> dict:
 
 
 def calibration_record(scores: dict, hours: float, rate: float,
-                       score_norm: str = "none") -> dict:
+                       score_norm: str = "none", verify: bool = True) -> dict:
     """What the checkpoint stores: thresholds, the rate, the hours, the lowest scores and the
-    score normalization they belong to."""
+    score normalization and pass (verified or first pass) they belong to."""
     return {"thresholds": thresholds_for_rate(scores, hours, rate), "score_norm": score_norm,
+            "verify": bool(verify),
             "false_alarms_per_hour": float(rate), "negative_hours": float(hours),
             "negative_scores": {w: [float(v) for v in s[:KEEP_SCORES]]
                                 for w, s in scores.items()}}
@@ -126,6 +127,21 @@ def resolve_score_norm(record: dict, score_norm=None, own_threshold: bool = Fals
                        f"{score_norm!r}: run asr calibrate --score-norm {score_norm}, or give "
                        f"--threshold")
     return score_norm
+
+
+def resolve_verify(record: dict, verify=None, own_threshold: bool = False) -> bool:
+    """Whether ``asr spot`` / ``asr listen`` verify their candidates
+    (:mod:`asr.spotting.verify`): ``verify`` if given, else as the calibration did (one written
+    before verification existed: no), else yes. Calibrated thresholds hold only for the scores
+    they were set on: asking for the other pass without one's own threshold is an error."""
+    stored = bool(record.get("verify", False)) if record else None
+    if verify is None:
+        return True if stored is None else stored
+    if stored is not None and verify != stored and not own_threshold:
+        flag = "--verify" if verify else "--no-verify"
+        raise AsrError(f"the calibrated thresholds are for {'verified' if stored else 'first-pass'}"
+                       f" scores: run asr calibrate {flag}, or give --threshold")
+    return bool(verify)
 
 
 def resolve_thresholds(recognizer, record: dict, words, threshold=None, rate=None) -> dict:

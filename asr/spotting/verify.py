@@ -45,7 +45,7 @@ from asr.features.frontend import apply_cmvn
 
 # chosen on a validation stream (docs/experiments.md, eighth session)
 REACH_SECONDS = 0.3
-GAP_SECONDS = 0.1
+GAP_SECONDS = 0.15
 MIN_SPEECH = 0.5
 MIN_FRAMES = 12          # the shortest region scored (frames): a template needs some length
 KEEP_SECONDS = 4.0       # frames kept before the oldest pending candidate
