@@ -56,6 +56,12 @@ A hit is decided :math:`P` output frames after its end, so its delay after the w
 other word at that place). Work and memory per second of audio are bounded: the trellis keeps
 one row per template, and the score history ``2P + 1`` frames.
 
+**Verification** (``verify=True``, the default; :mod:`asr.spotting.verify`). The hits of the
+detection above are candidates: each is extended to the stretch of speech around it and
+re-decided there by the recognizer's closed-set energies (filler classes included); the
+thresholds :math:`\theta_w` then apply to that energy margin, and the candidates are
+suppressed with no threshold. A verified hit is decided once the pause after its speech is in.
+
 A file and a stream give the same hits by construction: :func:`spot_file` feeds the whole file
 to the same engine that ``asr listen`` feeds chunk by chunk, and the engine works on a fixed
 block schedule.

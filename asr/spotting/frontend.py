@@ -115,6 +115,7 @@ class StreamFeatures:
             if n > 0:
                 out.append(self._features(self.out_done, self.out_done + n, final))
                 self.out_done += n
+                self._trim()  # as it goes: a whole file pushed at once stays linear
                 continue
             if target > available:
                 break
