@@ -83,7 +83,9 @@ def spot(exp_dir, files, words, threshold, rate, fmt, score_norm, verify, plot_p
 
             plot_spotting(plot_path, wave, config.frontend.sample_rate, features,
                           config.frontend.hop_seconds, np.concatenate(spotter.tracks),
-                          spotter.frame_seconds, chosen, hits, thresholds=spotter.thresholds,
+                          spotter.frame_seconds, chosen, hits,
+                          # verified thresholds are on the energy margin, not these tracks
+                          thresholds=None if verify else spotter.thresholds,
                           title=f"{path}: {len(hits)} hit(s)")
     if failed:
         raise SystemExit(1)
