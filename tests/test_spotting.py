@@ -345,3 +345,14 @@ def test_thresholds_belong_to_the_pass_they_were_calibrated_on(tiny_spotter, str
     assert hits and all(h["score"] in scores and h["score"] > 0 for h in hits)
     assert_one_line_error(invoke("spot", "--exp", exp, wav, "--verify"),
                           "asr calibrate --verify")
+
+
+def test_spot_plot_draws_a_png(tiny_spotter, stream, tmp_path):
+    png = tmp_path / "spotting.png"
+    result = invoke("spot", "--exp", tiny_spotter, stream.with_suffix(".wav"), "--threshold",
+                    "inf", "--block", 64, "--plot", png)
+    assert result.exit_code == 0, result.output
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    twice = invoke("spot", "--exp", tiny_spotter, stream.with_suffix(".wav"),
+                   stream.with_suffix(".wav"), "--plot", png, "--threshold", 1)
+    assert twice.exit_code == 2 and "--plot draws one file" in twice.output
