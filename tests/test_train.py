@@ -140,7 +140,6 @@ def test_resume_after_a_kill_continues_bit_for_bit(tiny, tmp_path, monkeypatch):
     cfg = config("train.epochs=3", "model.dropout=0.2")
     train(tiny, tmp_path / "whole", cfg, progress=False)
 
-
     def lost_at_most_the_epoch_under_way():
         assert last_state(tmp_path / "killed")["epoch"] == 1
 

@@ -329,12 +329,8 @@ class Spotter:
         :math:`f = (\text{last} + P) S + a` (G_W's look-ahead :math:`a`), emitted once the
         raw frames up to the block after :math:`f` plus the deltas' look-ahead are computed,
         in whole blocks; at the end of the stream, its length."""
-        fe, feats = self.frontend, self.features
-        b = feats.block
         f = (last + self.window) * self.encoder.stride + self.encoder.lookahead
-        raw = -(-(-(-(f + 1) // b) * b + feats.look) // b) * b
-        samples = min((raw - 1) * fe.hop_length + fe.win_length, feats.total_samples)
-        return max(samples / fe.sample_rate, end)
+        return max(self._feature_time(f), end)
 
 
 def spot_file(recognizer, frontend, path, **options) -> list[Hit]:

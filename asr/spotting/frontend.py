@@ -120,15 +120,11 @@ class StreamFeatures:
             if target > available:
                 break
         self._trim()
-        if not out:
-            self.speech = np.zeros(0, dtype=bool)
-            self.raw_out = np.zeros((0, self.config.dim), dtype=np.float32)
-            self.means = None if self._speaker is None else self.raw_out
-            return np.zeros((0, self.config.dim), dtype=np.float32)
-        self.speech = np.concatenate(self._flags)
-        self.raw_out = np.concatenate(self._raws)
-        self.means = None if self._speaker is None else np.concatenate(self._means)
-        return np.concatenate(out)
+        empty = np.zeros((0, self.config.dim), dtype=np.float32)
+        self.speech = np.concatenate([np.zeros(0, dtype=bool)] + self._flags)
+        self.raw_out = np.concatenate([empty] + self._raws)
+        self.means = None if self._speaker is None else np.concatenate([empty] + self._means)
+        return np.concatenate([empty] + out)
 
     def _raw_frames(self, upto):
         """Compute raw frames ``raw_done .. upto`` from the sample buffer."""

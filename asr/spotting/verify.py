@@ -41,7 +41,7 @@ from collections import deque
 import numpy as np
 import torch
 
-from asr.features.frontend import apply_cmvn
+from asr.features.frontend import apply_cmvn, speaker_cmvn
 
 # chosen on a validation stream (docs/experiments.md, eighth session)
 REACH_SECONDS = 0.3
@@ -70,10 +70,7 @@ class Verifier:
         hop = frontend.hop_seconds
         self.cmvn = frontend.cmvn
         self.rec = recognizer
-        self.words = list(words)
-        self.thresholds = dict(zip(self.words, np.asarray(thresholds, dtype=float),
-                                   strict=True))
-        self.hop = float(hop)
+        self.thresholds = dict(zip(words, np.asarray(thresholds, dtype=float), strict=True))
         self.reach = max(1, int(round(reach / hop)))
         self.gap = max(1, int(round(gap / hop)))
         self.min_speech = float(min_speech)
@@ -175,7 +172,7 @@ class Verifier:
         if self.cmvn != "speaker":
             return apply_cmvn(x, self.cmvn)
         mean = torch.from_numpy(self.means[b - 1 - self.offset])
-        return (x - mean) / x.std(dim=0, correction=0, keepdim=True).clamp_min(1e-5)
+        return speaker_cmvn([x], ["stream"], means={"stream": mean})[0]
 
     def _trim(self):
         """Forget frames no pending or later candidate can reach (bounded memory)."""
