@@ -1,12 +1,15 @@
 """The Arabic Speech Commands recipe end to end on a tiny real subset of the shared copy
 (3 words x 2 train speakers + 1 validation speaker x 3 takes, FLAC): every stage writes its files,
-the results table names every system (the MFCC and log-mel experts, their product, the DTW 1-NN),
-training runs in two data-parallel processes with --nproc 2 and the two experts side by side
-without it, and a rerun skips every stage."""
+the results table names every system (the MFCC and log-mel experts, their exemplar experts, the
+products, the DTW 1-NN), training runs in two data-parallel processes with --nproc 2 and the two
+experts side by side without it, and a rerun skips every stage."""
 
 import json
 
+import torch
 from test_recipes import copy_recipe, run_recipe, tiny_config
+
+from asr.checkpoint import load_recognizer
 
 WORDS = ("yes", "no", "zoom_in")
 SPEAKERS = ("00000001", "00000005", "00000002")  # official train, train, validation
@@ -35,13 +38,17 @@ def test_arabic_speech_commands_recipe_stages(tmp_path, shared_data):
                  exp / "train" / "valid-eval.json", exp / "train" / "valid-confusion.png",
                  exp / "train_logmel" / "valid-eval.json", exp / "ensemble" / "valid-eval.json",
                  exp / "dtw1nn" / "valid-eval.json", exp / "align.png", exp / "align.json",
+                 exp / "exemplars_train" / "valid-eval.json",
+                 exp / "exemplars_train_logmel" / "valid-eval.json",
+                 exp / "ensemble_exemplars" / "valid-eval.json",
                  exp / "results.md", exp / "results.json", exp / "eval.txt"]:
         assert path.is_file() and path.stat().st_size > 0, path
     exemplars = (data / "dtw1nn_takes2" / "train.jsonl").read_text().splitlines()
     assert len(exemplars) == 3 * 2 * 2  # words x train speakers x takes 1-2
     summary = json.loads((exp / "results.json").read_text())
     rows = {r["system"]: r for r in summary["systems"]}
-    systems = {"train", "train_logmel", "ensemble", "dtw1nn"}
+    systems = {"train", "train_logmel", "ensemble", "dtw1nn", "exemplars_train",
+               "exemplars_train_logmel", "ensemble_exemplars"}
     assert summary["parts"] == ["valid"] and set(rows) == systems
     for system in systems:
         ev = json.loads((exp / system / "valid-eval.json").read_text())
@@ -49,6 +56,14 @@ def test_arabic_speech_commands_recipe_stages(tmp_path, shared_data):
         assert ev["num_utterances"] == 3 * 3  # the whole validation part, one speaker
     ensemble = json.loads((exp / "ensemble" / "valid-eval.json").read_text())
     assert ensemble["speeds"] == [1.0, 1.1] and len(ensemble["experiments"]) == 2
+    assert len(json.loads((exp / "ensemble_exemplars" / "valid-eval.json").read_text())
+               ["experiments"]) == 4
+    # an exemplar expert: the trained expert's G_W, every train clip of a word a template
+    trained, _ = load_recognizer(exp / "train")
+    memory, _ = load_recognizer(exp / "exemplars_train")
+    assert len(memory.template_lengths) == 3 * 2 * 3  # words x train speakers x takes
+    for key, value in trained.encoder.state_dict().items():
+        torch.testing.assert_close(memory.encoder.state_dict()[key], value)
     for system in ("train", "train_logmel"):
         trained = json.loads((exp / system / "results.json").read_text())
         assert (trained["world_size"], trained["backend"]) == (2, "gloo")
@@ -65,5 +80,7 @@ def test_arabic_speech_commands_recipe_stages(tmp_path, shared_data):
         assert trained["world_size"] == 1 and trained["threads"] == 1
     bad = run_recipe(recipe, "--dtw-takes", 0, cwd=tmp_path)
     assert bad.returncode == 2 and "--dtw-takes must be 1..10" in bad.stderr
+    bad = run_recipe(recipe, "--exemplars", "all", cwd=tmp_path)
+    assert bad.returncode == 2 and "--exemplars: clips per word" in bad.stderr
     bad = run_recipe(recipe, "--nproc", "two", cwd=tmp_path)
     assert bad.returncode == 2 and "--nproc: a positive integer" in bad.stderr

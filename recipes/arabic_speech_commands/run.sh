@@ -4,7 +4,8 @@
 #   bash recipes/arabic_speech_commands/run.sh [--stage N] [--stop-stage N] [--data-dir DIR]
 #                                              [--config FILE] [--logmel-config FILE|none]
 #                                              [--eval-speeds 0.9,1,1.1] [--dtw-config FILE]
-#                                              [--dtw-takes N] [--tag NAME] [--nproc N]
+#                                              [--dtw-takes N] [--exemplars N] [--tag NAME]
+#                                              [--nproc N]
 #
 # The corpus's own protocol: train on the official train speakers, select the model on the
 # official validation speakers, report the validation speakers and (with a full download) the
@@ -16,6 +17,15 @@
 # the validation speakers) scored at the test-time speeds --eval-speeds (each expert's energies
 # averaged over these speed-perturbed copies of a clip; 1 for none). The ensemble costs twice
 # the training and 2 x (number of speeds) the recognition work of the first expert alone.
+# --exemplars N: each trained expert also gets an exemplar expert, exemplars_<expert>: N train
+# clips per word (default 200, every clip of this corpus; 0: none) encoded by the expert's
+# trained TDNN G_W become its templates, untrained (asr train with train.init_encoder and 0
+# epochs), so that its energy is the DTW 1-NN in the learned space:
+# E(y, X) = min over exemplars v of y of DTW(G_W(X), G_W(X_v)). With 18 training voices the
+# exemplars keep voices that 8 templates per word average away; ensemble_exemplars is the
+# product of the trained experts and their exemplar experts (equal weights). Costs: no
+# training, about a minute per expert to encode the clips, and a DTW with every exemplar (7,200
+# here) for every clip recognized, about 5x the recognition work of a trained expert.
 # --nproc N: train in N data-parallel processes of one thread each (`asr train --nproc`; the
 # same model as one process, up to float rounding and dropout masks). Default 1: on 2 free cores
 # two processes took 7 min 44 s for the whole training command against 8 min 24 s for one
@@ -25,9 +35,11 @@
 #   1  prepare manifests by the official split      -> data/$tag/{train,valid,test}.jsonl
 #   2  train the TDNN + templates (--config)        -> exp/$tag/train/
 #      and the second expert (--logmel-config)      -> exp/$tag/train_logmel/
+#      then each one's exemplar expert (--exemplars) -> exp/$tag/exemplars_train{,_logmel}/
 #   3  evaluate each on valid (and test, if any)    -> exp/$tag/train/valid-eval.json,
 #                                                      valid-confusion.png (40 x 40), eval.txt
 #      and their product at --eval-speeds           -> exp/$tag/ensemble/valid-eval.json
+#      and with the exemplar experts            -> exp/$tag/ensemble_exemplars/valid-eval.json
 #   4  the plain DTW 1-NN baseline on the same split -> exp/$tag/dtw1nn/, valid-eval.json
 #      (exemplars: takes 1..N of every train speaker and word, --dtw-takes N, default 2 of 10;
 #      --dtw-takes 10 uses all 7,200, about 10 min on one core)
@@ -44,6 +56,7 @@ logmel_config=""  # default conf/logmel.yaml
 eval_speeds="0.9,1,1.1"
 dtw_config=""  # default conf/dtw1nn.yaml
 dtw_takes=2
+exemplars=200
 tag=""
 nproc=1
 while [ $# -gt 0 ]; do
@@ -56,6 +69,7 @@ while [ $# -gt 0 ]; do
     --eval-speeds) need_value "$@"; eval_speeds="$2"; shift 2 ;;
     --dtw-config) need_value "$@"; dtw_config="$2"; shift 2 ;;
     --dtw-takes) need_value "$@"; dtw_takes="$2"; shift 2 ;;
+    --exemplars) need_value "$@"; exemplars="$2"; shift 2 ;;
     --tag) need_value "$@"; tag="$2"; shift 2 ;;
     --nproc) need_value "$@"; nproc="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
@@ -64,6 +78,9 @@ while [ $# -gt 0 ]; do
 done
 case "$dtw_takes" in [1-9]|10) ;; *) usage_error "--dtw-takes must be 1..10, got '$dtw_takes'" ;; esac
 case "$nproc" in ''|0|*[!0-9]*) usage_error "--nproc: a positive integer, got '$nproc'" ;; esac
+case "$exemplars" in
+  ''|*[!0-9]*) usage_error "--exemplars: clips per word (0: none), got '$exemplars'" ;;
+esac
 [ -n "${eval_speeds//,/}" ] || usage_error "--eval-speeds: give at least one speed (1: none)"
 parallel=()  # one thread per process when there are several
 [ "$nproc" -gt 1 ] && parallel=(--nproc "$nproc" train.threads=1)
@@ -106,6 +123,11 @@ if [ "$logmel_config" != none ]; then
   expert_config[train_logmel]=$logmel_config
 fi
 
+# the exemplar experts: one per trained expert, unless --exemplars 0
+exemplar_systems=()
+if [ "$exemplars" -gt 0 ]; then
+  for system in "${systems[@]}"; do exemplar_systems+=("exemplars_$system"); done
+fi
 # train_expert SYSTEM [OVERRIDE...]: asr train of one expert, resumed when it was interrupted
 train_expert() {
   local system=$1; shift
@@ -128,6 +150,13 @@ if run_stage 2 "train ${systems[*]} (${expert_config[*]})"; then
   else
     for system in "${systems[@]}"; do train_expert "$system" ${parallel[@]+"${parallel[@]}"}; done
   fi
+  for system in ${exemplar_systems[@]+"${exemplar_systems[@]}"}; do
+    trained=$exp/${system#exemplars_}
+    log "$system: $exemplars train clips per word through $trained's G_W as exemplars"
+    asr train --data "$data" --exp "$exp/$system" --config "$trained/config.yaml" --quiet \
+      "train.init_encoder=$here/$trained" train.epochs=0 train.threads=2 \
+      "model.templates_per_word=$exemplars" "model.init_max_utterances=$exemplars"
+  done
   done_stage 2
 fi
 
@@ -135,10 +164,15 @@ speed_args=()
 for speed in ${eval_speeds//,/ }; do speed_args+=(--speed "$speed"); done
 members=()
 for system in "${systems[@]}"; do members+=(--exp "$exp/$system"); done
+exemplar_members=()
+for system in ${exemplar_systems[@]+"${exemplar_systems[@]}"}; do
+  exemplar_members+=(--exp "$exp/$system")
+done
+all_systems=("${systems[@]}" ${exemplar_systems[@]+"${exemplar_systems[@]}"})
 
-if run_stage 3 "evaluate ${systems[*]} on: $parts"; then
+if run_stage 3 "evaluate ${all_systems[*]} on: $parts"; then
   for part in $parts; do
-    for system in "${systems[@]}"; do
+    for system in "${all_systems[@]}"; do
       echo "== $system, $part"
       asr eval --exp "$exp/$system" --manifest "$data/$part.jsonl" --format table
     done
@@ -146,6 +180,11 @@ if run_stage 3 "evaluate ${systems[*]} on: $parts"; then
       echo "== ensemble (${systems[*]}, speeds $eval_speeds), $part"
       asr eval "${members[@]}" --out "$exp/ensemble" "${speed_args[@]}" \
         --manifest "$data/$part.jsonl" --format table
+    fi
+    if [ "${#exemplar_members[@]}" -gt 0 ]; then
+      echo "== ensemble_exemplars (${all_systems[*]}, speeds $eval_speeds), $part"
+      asr eval "${members[@]}" "${exemplar_members[@]}" --out "$exp/ensemble_exemplars" \
+        "${speed_args[@]}" --manifest "$data/$part.jsonl" --format table
     fi
   done | tee "$exp/eval.txt"
   done_stage 3
@@ -167,8 +206,9 @@ if run_stage 5 "alignment picture of one validation clip"; then
 fi
 
 if run_stage 6 "results table"; then
-  summary_systems=("${systems[@]}")
+  summary_systems=("${all_systems[@]}")
   [ "${#systems[@]}" -gt 1 ] && summary_systems+=(ensemble)
+  [ "${#exemplar_systems[@]}" -gt 0 ] && summary_systems+=(ensemble_exemplars)
   python3 local/summary.py "$exp" --systems "${summary_systems[@]}" dtw1nn --parts $parts
   done_stage 6
 fi

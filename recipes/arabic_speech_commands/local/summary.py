@@ -15,6 +15,9 @@ from pathlib import Path
 
 NAMES = {"train": "TDNN + trained templates (MFCC)", "train_logmel": "the same on log-mel",
          "ensemble": "product of the two, test-time speeds",
+         "exemplars_train": "train clips through the MFCC model's G_W as exemplars (1-NN)",
+         "exemplars_train_logmel": "train clips through the log-mel model's G_W as exemplars",
+         "ensemble_exemplars": "product of the trained and exemplar experts, test-time speeds",
          "dtw1nn": "plain DTW 1-NN (train clips as exemplars)"}
 EVAL_FILE = {"valid": "valid-eval.json", "test": "eval.json"}
 
