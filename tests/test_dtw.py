@@ -457,6 +457,18 @@ def test_bad_input_raises_clear_value_error(call, match):
     assert "\n" not in str(info.value)
 
 
+def test_the_finiteness_check_accepts_huge_finite_values_and_finds_one_nan():
+    """The check sums each input in float32 first: an overflowing sum of finite values must fall
+    back to the element-wise test, and one NaN among many frames must still be found."""
+    huge = torch.full((2, 2), 2e38)  # finite in float32, the sum of four is not
+    assert torch.isinf(huge.sum())
+    assert pairwise_dtw([huge], [huge]).shape == (1, 1)  # accepted: no "NaN" error
+    frames = torch.zeros(5000, 8)
+    frames[4321, 5] = float("nan")
+    with pytest.raises(DtwInputError, match="NaN"):
+        pairwise_dtw([torch.zeros(3, 8)], [frames])
+
+
 def test_normalized_soft_energy_is_a_soft_min_at_temperature_gamma_over_z():
     """What model.gamma means: with normalize=True the soft-min over paths acts on the
     normalized path energies e_z = E_z / Z at temperature gamma / Z (Z = N + M for symmetric2):
