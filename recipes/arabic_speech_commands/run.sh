@@ -25,7 +25,7 @@
 # exemplars keep voices that 8 templates per word average away; ensemble_exemplars is the
 # product of the trained experts and their exemplar experts (equal weights). Costs: no
 # training, about a minute per expert to encode the clips, and a DTW with every exemplar (7,200
-# here) for every clip recognized, about 5x the recognition work of a trained expert.
+# here) for every clip recognized, about 6x the recognition work of a trained expert.
 # --nproc N: train in N data-parallel processes of one thread each (`asr train --nproc`; the
 # same model as one process, up to float rounding and dropout masks). Default 1: on 2 free cores
 # two processes took 7 min 44 s for the whole training command against 8 min 24 s for one
