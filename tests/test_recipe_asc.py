@@ -59,10 +59,10 @@ def test_arabic_speech_commands_recipe_stages(tmp_path, shared_data):
     assert len(json.loads((exp / "ensemble_exemplars" / "valid-eval.json").read_text())
                ["experiments"]) == 4
     # an exemplar expert: the trained expert's G_W, every train clip of a word a template
-    trained, _ = load_recognizer(exp / "train")
+    expert, _ = load_recognizer(exp / "train")
     memory, _ = load_recognizer(exp / "exemplars_train")
     assert len(memory.template_lengths) == 3 * 2 * 3  # words x train speakers x takes
-    for key, value in trained.encoder.state_dict().items():
+    for key, value in expert.encoder.state_dict().items():
         torch.testing.assert_close(memory.encoder.state_dict()[key], value)
     for system in ("train", "train_logmel"):
         trained = json.loads((exp / system / "results.json").read_text())
