@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from asr.tdnn import TDNN
-from asr.tdnn.tdnn import TDNNLayer
+from asr.tdnn.tdnn import Dropout, TDNNLayer
 
 SHAPES = [
     # dims, contexts, dilations, strides
@@ -165,7 +165,25 @@ def test_input_skip_appends_the_pooled_input_frames():
 def test_spliced_affine_is_the_convolution(context, dilation, stride):
     torch.manual_seed(context * 100 + dilation * 10 + stride)
     layer = TDNNLayer(6, 7, context, dilation, stride).double()
-    x = torch.randn(3, 6, 23, dtype=torch.float64, requires_grad=True)
-    torch.testing.assert_close(layer.affine(x), layer.conv(x))
-    assert layer.affine(x).shape[-1] == int(layer.output_lengths(torch.tensor(23)))
+    x = torch.randn(3, 23, 6, dtype=torch.float64, requires_grad=True)  # [B, T, C]
+    torch.testing.assert_close(layer.affine(x), layer.conv(x.transpose(1, 2)).transpose(1, 2))
+    assert layer.affine(x).shape[1] == int(layer.output_lengths(torch.tensor(23)))
     torch.autograd.gradcheck(layer.affine, (x,))
+
+
+def test_dropout_keeps_the_expectation_and_is_fixed_by_torch_seed():
+    drop = Dropout(0.1).train()
+    x = torch.ones(400, 500, requires_grad=True)
+    torch.manual_seed(3)
+    y = drop(x)
+    dropped = (y == 0).float().mean().item()
+    assert abs(dropped - 26 / 256) < 0.003                 # p rounded to a multiple of 1/256
+    assert abs(y.mean().item() - 1.0) < 0.01               # inverted dropout: E[y] = x
+    y.sum().backward()
+    torch.testing.assert_close(x.grad, y.detach())         # d y / d x = mask / q
+    torch.manual_seed(3)
+    assert torch.equal(drop(x), y)                         # torch's seed fixes the mask
+    assert not torch.equal(drop(x), y)                     # and the next call draws a new one
+    assert drop.eval()(x) is x
+    with pytest.raises(ValueError):
+        Dropout(1.0)

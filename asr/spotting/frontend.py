@@ -252,10 +252,10 @@ class StreamEncoder:
         enc, s = self.rec.encoder, self.stride
         pos = np.arange(a * s, (b - 1) * s + self.field) - self.left
         index = np.clip(pos, 0, last) - self.offset
-        h = torch.from_numpy(x[index].T.copy())[None]          # [1, D, P]
+        y = torch.from_numpy(x[index])[None]                   # [1, P, D]
         for layer in enc.layers:
-            h = layer(h)
-        y = h[0].T
+            y = layer(y)
+        y = y[0]
         if enc.project is not None:
             y = enc.project(y)
         if enc.output_norm == "l2":
