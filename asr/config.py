@@ -134,19 +134,20 @@ class TrainConfig:
     precomputed ``speeds`` (resampling changes tempo and formants, like vocal-tract-length
     perturbation), its spectral envelope may be warped by a factor in
     :math:`[1 - \\text{vtlp}, 1 + \\text{vtlp}]` (log-mel bands directly, MFCCs by one linear
-    map of the cepstra: :func:`asr.augment.cepstral_warp`), and SpecAugment-style masks
+    map of the cepstra: :func:`asr.training.augment.cepstral_warp`), and SpecAugment-style masks
     (``spec_time_masks`` of up to ``spec_time_width`` frames, ``spec_freq_masks`` of up to
     ``spec_freq_width`` feature channels) and Gaussian ``feature_noise`` are applied, after up
     to ``crop_frames`` frames are dropped at each end and a random channel offset (standard
     deviation ``channel_offset``, one draw per utterance, on the static coefficients of the
-    normalized features: :class:`asr.augment.Augmenter`) is added. With probability
+    normalized features: :class:`asr.training.augment.Augmenter`) is added. With probability
     ``noise_prob`` an utterance is instead recomputed from its waveform with coloured noise at
     an SNR drawn in ``noise_snr`` (dB).
 
     With speaker CMVN (``frontend.cmvn="speaker"``), ``online_history`` chooses what the model
     is trained for. ``None``: batch speaker CMVN (the speaker's mean over all of his training
     utterances), validation and test likewise. An integer :math:`H`: online CMVN as a deployed
-    recognizer meets a new speaker (:class:`asr.augment.OnlineCmvnSimulator`): each draw of a
+    recognizer meets a new speaker (:class:`asr.training.augment.OnlineCmvnSimulator`): each draw
+    of a
     training utterance is normalized from the training prior (weight ``prior_frames`` frames),
     :math:`h \\sim U\\{0..H\\}` other utterances of its speaker and itself; validation and test
     are then scored one utterance at a time (prior and the utterance only, no other recording

@@ -1,7 +1,8 @@
 """The training loop: TDNN and templates trained jointly by a loss on DTW energies.
 
 Each epoch every training utterance is drawn at one of the precomputed speeds, augmented in the
-feature domain (:mod:`asr.augment`), and grouped with utterances of similar length (minibatches
+feature domain (:mod:`asr.training.augment`), and grouped with utterances of similar length
+(minibatches
 bucketed by length, in a random order); the loss of :mod:`asr.losses` on the batch's energy
 matrix [B, W] is back-propagated through the DTW into the templates and the TDNN. After each
 epoch the validation accuracy and loss go to ``EXP_DIR/metrics.jsonl``; ``best.pt`` keeps the
@@ -26,7 +27,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from asr.augment import Augmenter, NoisyFeatures, OnlineCmvnSimulator
 from asr.checkpoint import (
     load_checkpoint,
     recognizer_from_payload,
@@ -36,6 +36,7 @@ from asr.checkpoint import (
 from asr.config import Config, save_config
 from asr.errors import CheckpointError, ConfigError, DataError
 from asr.training import distributed
+from asr.training.augment import Augmenter, NoisyFeatures, OnlineCmvnSimulator
 from asr.training.averaging import WeightAverage
 
 LOG = logging.getLogger("asr.train")
@@ -345,7 +346,8 @@ def _features(cache, config: Config, splits: dict, prior: dict | None = None) ->
     """Front-end features: ``{"train": [per speed: list], "valid": [list], "test": [list]}``.
 
     With ``train.online_history`` set, the training features stay raw (normalized per draw by
-    :class:`asr.augment.OnlineCmvnSimulator`) and validation and test utterances are normalized
+    :class:`asr.training.augment.OnlineCmvnSimulator`) and validation and test utterances are
+    normalized
     one at a time from the training ``prior`` (:func:`_strict`).
     """
     tc = config.train

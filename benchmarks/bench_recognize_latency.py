@@ -37,8 +37,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from asr.corpora import read_manifest  # noqa: E402
-from asr.ensemble import combine_energies  # noqa: E402
 from asr.recognition import System  # noqa: E402
+from asr.recognition.ensemble import combine_energies  # noqa: E402
 
 TARGET_SECONDS = 1.0
 

@@ -1,13 +1,13 @@
-"""Adaptation to the test speaker with his own confident answers (asr.adapt)."""
+"""Adaptation to the test speaker with his own confident answers (asr.recognition.adapt)."""
 
 import math
 
 import pytest
 import torch
 
-from asr.adapt import confident_answers, self_exemplar_energies
 from asr.dtw import pairwise_dtw
-from asr.ensemble import combine_energies
+from asr.recognition.adapt import confident_answers, self_exemplar_energies
+from asr.recognition.ensemble import combine_energies
 
 
 def word_sequences(seed=0):
@@ -73,8 +73,8 @@ def test_own_exemplars_online_equal_the_sequential_form_and_abstain_until_every_
     """own_exemplar_energies (one DTW matrix per speaker) = OwnExemplars fed one utterance at a
     time in the given order; zeros until the speaker has said every word; each word's energy is
     the nearest of its K exemplars of largest margin among his *earlier* utterances."""
-    from asr.adapt import OwnExemplars, own_exemplar_energies
     from asr.evaluate import decide
+    from asr.recognition.adapt import OwnExemplars, own_exemplar_energies
 
     feats, words, speakers = word_sequences(seed=3)
     g = torch.Generator().manual_seed(1)
@@ -107,8 +107,8 @@ def test_own_exemplars_online_equal_the_sequential_form_and_abstain_until_every_
 
 
 def test_own_exemplars_refuse_damaged_state():
-    from asr.adapt import OwnExemplars
     from asr.errors import AsrError
+    from asr.recognition.adapt import OwnExemplars
 
     data = OwnExemplars(3, 2).to_dict()
     data["margins"] = data["margins"][:2]

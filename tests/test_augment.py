@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from asr.augment import Augmenter, random_crop, spec_augment, warp_bands
 from asr.features import FrontendConfig
+from asr.training.augment import Augmenter, random_crop, spec_augment, warp_bands
 
 
 def test_identity_warp_changes_nothing_and_a_shift_moves_a_peak():
@@ -113,8 +113,8 @@ def test_masks_land_on_the_mean_after_global_standardization(fsdd_dir):
 def test_online_cmvn_simulator_draws_states_of_the_utterances_own_speaker():
     """H = 0 is a new speaker's first utterance (OnlineCmvn with the prior); with H > 0 the
     mean takes in other utterances of the same speaker only, exactly as the formula says."""
-    from asr.augment import OnlineCmvnSimulator
     from asr.features import OnlineCmvn
+    from asr.training.augment import OnlineCmvnSimulator
 
     g = torch.Generator().manual_seed(0)
     feats = [torch.randn(int(n), 3, generator=g) + 5 * (i % 2) for i, n in
@@ -148,8 +148,8 @@ def test_cepstral_warp_is_the_band_warp_of_the_envelope_the_cepstra_keep():
     warps MFCCs of every block."""
     import numpy as np
 
-    from asr.augment import Augmenter, cepstral_warp, kaldi_cepstra, warp_bands
     from asr.features import FrontendConfig
+    from asr.training.augment import Augmenter, cepstral_warp, kaldi_cepstra, warp_bands
 
     dct, lift = kaldi_cepstra(13, 23, 22.0)
     assert torch.allclose(dct @ dct.T, torch.eye(13), atol=1e-5)

@@ -96,9 +96,9 @@ def test_eval_table_json_and_pictures(exp_dir, data_dir):
 
 
 def test_eval_of_an_ensemble_combines_standardized_energies(exp_dir, data_dir, tmp_path):
-    from asr.ensemble import combine_energies
     from asr.evaluate import score
     from asr.inference import load_experiment, manifest_energies
+    from asr.recognition.ensemble import combine_energies
 
     nn1 = tmp_path / "nn1"
     trained = invoke("train", "--data", data_dir, "--exp", nn1, "--quiet", *TINY,

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from asr.ensemble import combine_energies, standardize_energies
+from asr.recognition.ensemble import combine_energies, standardize_energies
 
 
 def test_standardized_rows_have_zero_mean_unit_variance():
@@ -52,7 +52,7 @@ def test_bad_input():
 
 
 def test_weights_scale_each_standardized_expert_and_zero_leaves_it_out():
-    from asr.ensemble import combine_energies, standardize_energies
+    from asr.recognition.ensemble import combine_energies, standardize_energies
 
     g = torch.Generator().manual_seed(0)
     a, b = torch.randn(5, 4, generator=g), torch.randn(5, 4, generator=g)
@@ -65,7 +65,7 @@ def test_weights_scale_each_standardized_expert_and_zero_leaves_it_out():
 
 
 def test_pick_weights_finds_the_informative_expert_on_held_out_labels():
-    from asr.ensemble import combine_energies, pick_weights
+    from asr.recognition.ensemble import combine_energies, pick_weights
 
     g = torch.Generator().manual_seed(1)
     labels = torch.randint(0, 5, (200,), generator=g)

@@ -256,8 +256,8 @@ def test_bad_features_and_words_are_rejected():
 def test_align_shows_the_template_recognition_used():
     """asr align picks the template of lowest normalized energy (what recognition minimizes),
     not of lowest raw accumulated cost: a short template can have the lower raw cost."""
-    from asr.align import align_with_model
     from asr.config import Config
+    from asr.recognition.align import align_with_model
 
     model = ModelConfig(kind="templates", step="symmetric2")
     rec = Recognizer(["a", "b"], 1, model, [3, 30, 4], [0, 0, 1])

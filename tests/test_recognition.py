@@ -71,9 +71,9 @@ def test_a_files_answer_does_not_depend_on_the_other_files(exps, data_dir):
 def test_recognize_equals_eval_on_the_strict_manifest(exps, data_dir, tmp_path):
     """Every utterance its own speaker: eval's energies (ensemble, test-time speeds) are the
     ones recognize gives file by file, and so are its accuracy and mode."""
-    from asr.ensemble import combine_energies
     from asr.evaluate import score
     from asr.inference import load_experiment, manifest_energies
+    from asr.recognition.ensemble import combine_energies
 
     strict = tmp_path / "strict.jsonl"
     utts = read_manifest(data_dir / "test.jsonl")[::2]
@@ -292,8 +292,8 @@ def test_eval_strict_flag_equals_the_strict_manifest_and_weights_apply(exps, dat
     """--strict takes each utterance as its own speaker (same energies as a manifest of
     one-utterance speakers); --weight scales each expert; pick-weights chooses them on held-out
     utterances and writes what eval and recognize take."""
-    from asr.ensemble import combine_energies
     from asr.inference import load_experiment, manifest_energies
+    from asr.recognition.ensemble import combine_energies
 
     test = data_dir / "test.jsonl"
     strict = tmp_path / "strict.jsonl"

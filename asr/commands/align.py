@@ -33,8 +33,8 @@ def align(files, exp_dir, word, which, config_file, out, json_out):
     from pathlib import Path
 
     from asr import plots
-    from asr.align import align_recordings, align_with_model, path_json
     from asr.features import finish_cmvn, raw_features
+    from asr.recognition.align import align_recordings, align_with_model, path_json
 
     def features_of(path, frontend, prior=None):  # one file: a speaker of its own
         return finish_cmvn([raw_features(path, frontend)], [path], frontend, prior=prior)[0]

@@ -30,10 +30,10 @@ def compare_losses(data_dir, exp_dir, losses, seeds, config_file, params, quiet,
     """Train the same model on DATA with each loss and seed, then tabulate test accuracy, error,
     rejection for 1% error, mean margin, epochs to best and wall time. Finished runs are reused,
     interrupted ones resume. OVERRIDES are section.key=value settings for every run."""
-    from asr.compare import compare_losses as run_comparison
-    from asr.compare import markdown_table
     from asr.config import Config, apply_overrides, load_config
     from asr.losses import LOSSES
+    from asr.training.compare import compare_losses as run_comparison
+    from asr.training.compare import markdown_table
 
     unknown = [name for name in losses if name not in LOSSES]
     if unknown:

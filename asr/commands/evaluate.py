@@ -27,7 +27,8 @@ from asr.commands.options import adaptation_options
               type=click.FloatRange(0.0, 1.0, min_open=True),
               help="Adapt to each test speaker without labels: the FRACTION of his utterances "
                    "with the largest margins keep their answers and become DTW exemplars of "
-                   "a second expert (asr.adapt), on the front end of the first dtw1nn --exp "
+                   "a second expert (asr.recognition.adapt), on the front end of the first "
+                   "dtw1nn --exp "
                    "(else the first --exp), added with equal weight to the models' energies.")
 @click.option("--online", is_flag=True,
               help="Online speaker CMVN: each utterance decided from itself and its speaker's "
@@ -57,7 +58,7 @@ def evaluate(exp_dirs, out_dir, manifest, which, fmt, speeds, self_fraction, onl
     The rejection figures give the fraction of utterances that must be rejected (lowest margin
     first) to bring the error among the accepted ones down to 1% and to 0.1%. With several
     --exp, the models (same vocabulary, each with its own front end) are combined as a product
-    of experts (asr.ensemble) and the results go to --out.
+    of experts (asr.recognition.ensemble) and the results go to --out.
 
     eval.json records the mode: "strict" (each utterance decided from itself and the models
     alone: no model uses speaker CMVN, or every utterance has its own speaker id, as asr
@@ -69,10 +70,10 @@ def evaluate(exp_dirs, out_dir, manifest, which, fmt, speeds, self_fraction, onl
     from pathlib import Path
 
     from asr import plots
-    from asr.ensemble import combine_energies
     from asr.errors import DataError
     from asr.evaluate import format_table, score
     from asr.inference import experts_energies
+    from asr.recognition.ensemble import combine_energies
 
     if not online and (order_seed is not None or prior_frames is not None
                        or own_per_word is not None):
@@ -171,10 +172,11 @@ def _mode(online, self_fraction, configs, utterances):
 
 
 def _with_self_exemplars(energies, utterances, frontend, manifest, fraction, jobs):
-    """The energies combined with the test speakers' own confident answers (asr.adapt)."""
-    from asr.adapt import self_exemplar_energies
-    from asr.ensemble import combine_energies
+    """The energies combined with the test speakers' own confident answers
+    (asr.recognition.adapt)."""
     from asr.inference import manifest_features
+    from asr.recognition.adapt import self_exemplar_energies
+    from asr.recognition.ensemble import combine_energies
 
     features = manifest_features(utterances, frontend, manifest, jobs=jobs)
     speakers = [u.speaker for u in utterances]
@@ -197,9 +199,10 @@ def own_features(utterances, configs, manifest, jobs):
 
 def _with_own_exemplars(energies, utterances, configs, manifest, order, per_word, weight,
                         jobs):
-    """The energies combined with each speaker's own earlier answers (asr.adapt.OwnExemplars)."""
-    from asr.adapt import own_exemplar_energies
-    from asr.ensemble import combine_energies
+    """The energies combined with each speaker's own earlier answers
+    (asr.recognition.adapt.OwnExemplars)."""
+    from asr.recognition.adapt import own_exemplar_energies
+    from asr.recognition.ensemble import combine_energies
 
     features = own_features(utterances, configs, manifest, jobs)
     speakers = [u.speaker for u in utterances]

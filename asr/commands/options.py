@@ -14,7 +14,8 @@ def adaptation_options(flag: str, earlier: str):
                      help=f"With {flag}: adapt to each speaker without labels: per word, the K "
                           f"of his earlier {earlier} answered that word with the largest "
                           "margins are DTW exemplars of a second expert "
-                          "(asr.adapt.OwnExemplars; front end of the first dtw1nn --exp, else "
+                          "(asr.recognition.adapt.OwnExemplars; front end of the first dtw1nn "
+                          "--exp, else "
                           "the first --exp), once he has said every word."),
         click.option("--cmvn-state/--no-cmvn-state", default=True, show_default=True,
                      help=f"With {flag}: normalize with the speaker's online CMVN state; with "

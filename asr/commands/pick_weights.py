@@ -31,7 +31,8 @@ import click
               help="Processes for feature extraction.")
 def pick_weights(exp_dirs, manifest, out_file, which, speeds, grid, own_grid, own_weight_grid,
                  order_seed, jobs):
-    """Choose the weights w_m of the product of experts sum_m w_m E_m / sigma_m (asr.ensemble)
+    """Choose the weights w_m of the product of experts sum_m w_m E_m / sigma_m
+    (asr.recognition.ensemble)
     that recognize the most utterances of MANIFEST, each utterance on its own (strict: no
     statistics from the speaker's other recordings), and write them to --out; pass them to
     asr eval / asr recognize as --weight, one per --exp, in the same order.
@@ -43,8 +44,8 @@ def pick_weights(exp_dirs, manifest, out_file, which, speeds, grid, own_grid, ow
     import os
     from pathlib import Path
 
-    from asr.ensemble import ensemble_accuracy, pick_weights
     from asr.inference import experts_energies
+    from asr.recognition.ensemble import ensemble_accuracy, pick_weights
 
     if len(exp_dirs) < 2:
         raise click.UsageError("give two or more --exp (the experts to weigh)")
@@ -116,10 +117,10 @@ def _pick_own(exp_dirs, manifest, which, speeds, weights, strict_energies, candi
     CMVN state or each utterance on its own (``cmvn_state``), with the own-exemplar expert (K,
     weight) or without it. Ties go to the CMVN state, then to no own exemplars, then to the
     smaller K and weight."""
-    from asr.adapt import own_exemplar_energies
     from asr.commands.evaluate import online_settings, own_features
-    from asr.ensemble import combine_energies
     from asr.inference import experts_energies
+    from asr.recognition.adapt import own_exemplar_energies
+    from asr.recognition.ensemble import combine_energies
 
     settings = online_settings(manifest, order_seed, None)
     online_energies, labels, utterances, configs, _ = experts_energies(

@@ -8,7 +8,8 @@ end shares them; the prior :math:`(\mu_0, \tau)` is the experiment's own and is 
 The file is written atomically (temporary file in the same folder, then :func:`os.replace`)
 after each decided file; two calls for the same speaker at the same time keep the later write.
 
-With ``--own-exemplars K`` the speaker's own exemplars (:class:`asr.adapt.OwnExemplars`: raw
+With ``--own-exemplars K`` the speaker's own exemplars
+(:class:`asr.recognition.adapt.OwnExemplars`: raw
 features of his most confidently answered earlier files, per word) are kept beside it in
 ``STATE_DIR/NAME.own.pt``, a dict of tensors and numbers read with ``torch.load(weights_only=True)``
 (no pickled code), written atomically too; they belong to one front end and one vocabulary, and
@@ -27,10 +28,10 @@ from pathlib import Path
 
 import torch
 
-from asr.adapt import OwnExemplars
 from asr.errors import AsrError
 from asr.features.online import OnlineCmvn
 from asr.files import write_atomically
+from asr.recognition.adapt import OwnExemplars
 
 FORMAT = "asr-speaker-state"
 VERSION = 1

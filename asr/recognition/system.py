@@ -1,7 +1,8 @@
 r"""The whole recognizer, one file at a time: what ``asr eval`` scores, run by ``asr recognize``.
 
 A :class:`System` is one or several experiments (several make a product of experts,
-:func:`asr.ensemble.combine_energies`) and the test-time speeds whose energies each model averages
+:func:`asr.recognition.ensemble.combine_energies`) and the test-time speeds whose energies each
+model averages
 (:func:`asr.inference.manifest_energies`). A file's answer depends on the file alone, except
 through a speaker's online CMVN state when one is given (:mod:`asr.features.online`):
 
@@ -13,9 +14,11 @@ through a speaker's online CMVN state when one is given (:mod:`asr.features.onli
 
 After a file is decided its raw frames are added to the state (one stream per front end and
 speed, :func:`asr.recognition.speakers.stream_key`). With ``own_per_word`` the state also keeps
-the speaker's own exemplars (:class:`asr.adapt.OwnExemplars`, raw features of the first dtw1nn
+the speaker's own exemplars (:class:`asr.recognition.adapt.OwnExemplars`, raw features of the
+first dtw1nn
 member's front end, else the first member's, at speed 1), a second expert combined with the
-models' energies with weight ``own_weight`` (:func:`asr.ensemble.combine_energies`); it is
+models' energies with weight ``own_weight`` (:func:`asr.recognition.ensemble.combine_energies`);
+it is
 offered each file with the answer and margin of the models alone.
 """
 
@@ -132,7 +135,7 @@ class System:
                  speaker: SpeakerState | None = None) -> torch.Tensor:
         """Energies [1, W] of one file from its raw features: each model's energies averaged
         over the speeds, the models combined when there are several."""
-        from asr.ensemble import combine_energies
+        from asr.recognition.ensemble import combine_energies
 
         per_model = []
         for m, (recognizer, config) in enumerate(self.members):
@@ -155,8 +158,8 @@ class System:
                   top: int = 1) -> FileResult:
         """The answer for one file (or its one-line error); with ``speaker``, the file's raw
         frames then join the speaker's statistics, and the state is saved."""
-        from asr.ensemble import combine_energies
         from asr.evaluate import decide
+        from asr.recognition.ensemble import combine_energies
 
         try:
             raw = self.raw(path)

@@ -15,7 +15,8 @@ front end's own per-utterance normalization; a config with speaker CMVN is refus
 - ``dtw1nn``: plain DTW 1-nearest-neighbour (hard minimum, gamma = 0) on the same front end,
   every recording of the subset an exemplar;
 - ``blend``: the product of the trained recognizer and the exemplar expert
-  (:func:`asr.ensemble.combine_energies`): each expert's energies of an utterance standardized
+  (:func:`asr.recognition.ensemble.combine_energies`): each expert's energies of an utterance
+  standardized
   over the vocabulary and added,
 
   .. math:: E(y, X) = \tilde E_{\text{trained}}(y, X) + \tilde E_{\text{exemplars}}(y, X),
@@ -180,7 +181,7 @@ def _check_base(exp_dir: Path, config: Config) -> None:
 
 
 def _score_point(subset_dir: Path, run: Path, base: Config, seed: int, progress: bool) -> dict:
-    from asr.ensemble import combine_energies
+    from asr.recognition.ensemble import combine_energies
 
     trained_cfg = copy.deepcopy(base)
     trained_cfg.train.seed = int(seed)

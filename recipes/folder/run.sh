@@ -21,7 +21,7 @@
 #   3  train, and the exemplar expert        -> exp/$tag/train/, exp/$tag/exemplars/ (DTW 1-NN)
 #   4  the product of experts' weights, chosen on the validation speakers (valid.jsonl), and
 #      evaluation on the test speakers        -> exp/$tag/weights.json, exp/$tag/eval.txt (the
-#      trained recognizer times the exemplars: product of experts, asr.ensemble),
+#      trained recognizer times the exemplars: product of experts, asr.recognition.ensemble),
 #      exp/$tag/eval-trained.txt (alone), exp/$tag/train/confusion.png, exp/$tag/blend/
 #   5  alignment picture of one test file    -> exp/$tag/align.png, align.json
 set -euo pipefail

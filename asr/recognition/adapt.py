@@ -6,7 +6,8 @@ Those answers are taken as labels, and each of his utterances is compared, by pl
 his confidently recognized ones (speaker-adaptive templates taken from the speaker himself):
 the utterances a model gets wrong are often close to the same speaker's utterances of the same
 word that it got right. This gives a second expert, combined with equal weight with the
-recognizer's (or the ensemble's) energies :math:`E` by :func:`asr.ensemble.combine_energies`,
+recognizer's (or the ensemble's) energies :math:`E` by
+:func:`asr.recognition.ensemble.combine_energies`,
 :math:`E' = \mathrm{std}(E) + \mathrm{std}(E_\text{self})`, where
 
 .. math::
