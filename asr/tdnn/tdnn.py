@@ -55,7 +55,7 @@ class Dropout(nn.Module):
         if not 0.0 <= p < 1.0:
             raise ValueError("dropout probability must be in [0, 1)")
         self.p = p
-        self.threshold = int(round(256 * p))
+        self.threshold = min(255, int(round(256 * p)))  # at least one byte value keeps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.threshold == 0:
