@@ -2,9 +2,11 @@
 (3 words x 2 train speakers + 1 validation speaker x 3 takes, FLAC): every stage writes its files,
 the results table names every system (the MFCC and log-mel experts, their exemplar experts, the
 products, the DTW 1-NN), training runs in two data-parallel processes with --nproc 2 and the two
-experts side by side without it, and a rerun skips every stage."""
+experts side by side without it, a rerun skips every stage, and stage 3 on a tree trained
+before exemplar experts existed builds them."""
 
 import json
+import shutil
 
 import torch
 from test_recipes import copy_recipe, run_recipe, tiny_config
@@ -78,6 +80,14 @@ def test_arabic_speech_commands_recipe_stages(tmp_path, shared_data):
     for system in ("train", "train_logmel"):
         trained = json.loads((recipe / "exp" / "side" / system / "results.json").read_text())
         assert trained["world_size"] == 1 and trained["threads"] == 1
+    # a tree trained before exemplar experts existed: stage 3 builds the missing ones
+    for system in ("exemplars_train", "exemplars_train_logmel"):
+        shutil.rmtree(recipe / "exp" / "side" / system)
+    later = run_recipe(recipe, *args[:-2], "--tag", "side", "--stage", 3, "--stop-stage", 3,
+                       cwd=tmp_path)
+    assert later.returncode == 0, later.stdout + later.stderr
+    assert "exemplars_train: " in later.stdout
+    assert (recipe / "exp" / "side" / "ensemble_exemplars" / "valid-eval.json").is_file()
     bad = run_recipe(recipe, "--dtw-takes", 0, cwd=tmp_path)
     assert bad.returncode == 2 and "--dtw-takes must be 1..10" in bad.stderr
     bad = run_recipe(recipe, "--exemplars", "all", cwd=tmp_path)

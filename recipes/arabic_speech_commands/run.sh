@@ -128,6 +128,20 @@ exemplar_systems=()
 if [ "$exemplars" -gt 0 ]; then
   for system in "${systems[@]}"; do exemplar_systems+=("exemplars_$system"); done
 fi
+# build_exemplars: each exemplar expert not built yet (a tree trained before --exemplars existed
+# gets them when stage 3 runs): the trained expert's G_W, every train clip a template, no training
+build_exemplars() {
+  for system in ${exemplar_systems[@]+"${exemplar_systems[@]}"}; do
+    [ -f "$exp/$system/best.pt" ] && continue
+    trained=$exp/${system#exemplars_}
+    [ -f "$trained/best.pt" ] || { log "$trained/best.pt is missing: run stage 2 first"; exit 1; }
+    log "$system: $exemplars train clips per word through $trained's G_W as exemplars"
+    asr train --data "$data" --exp "$exp/$system" --config "$trained/config.yaml" --quiet \
+      "train.init_encoder=$here/$trained" train.epochs=0 train.threads=2 \
+      "model.templates_per_word=$exemplars" "model.init_max_utterances=$exemplars"
+  done
+}
+
 # train_expert SYSTEM [OVERRIDE...]: asr train of one expert, resumed when it was interrupted
 train_expert() {
   local system=$1; shift
@@ -150,13 +164,7 @@ if run_stage 2 "train ${systems[*]} (${expert_config[*]})"; then
   else
     for system in "${systems[@]}"; do train_expert "$system" ${parallel[@]+"${parallel[@]}"}; done
   fi
-  for system in ${exemplar_systems[@]+"${exemplar_systems[@]}"}; do
-    trained=$exp/${system#exemplars_}
-    log "$system: $exemplars train clips per word through $trained's G_W as exemplars"
-    asr train --data "$data" --exp "$exp/$system" --config "$trained/config.yaml" --quiet \
-      "train.init_encoder=$here/$trained" train.epochs=0 train.threads=2 \
-      "model.templates_per_word=$exemplars" "model.init_max_utterances=$exemplars"
-  done
+  build_exemplars
   done_stage 2
 fi
 
@@ -171,6 +179,7 @@ done
 all_systems=("${systems[@]}" ${exemplar_systems[@]+"${exemplar_systems[@]}"})
 
 if run_stage 3 "evaluate ${all_systems[*]} on: $parts"; then
+  build_exemplars
   for part in $parts; do
     for system in "${all_systems[@]}"; do
       echo "== $system, $part"
