@@ -312,7 +312,7 @@ class TDNN(nn.Module):
         y, out_lengths = self(x, lengths)
         # One packing index, then views: slicing each utterance out of the padded batch would
         # make every slice's backward fill a zero tensor of the whole batch's size.
-        valid = torch.arange(y.shape[1])[None, :] < out_lengths[:, None]
+        valid = torch.arange(y.shape[1], device=y.device)[None, :] < out_lengths[:, None]
         return list(y[valid].split(out_lengths.tolist()))
 
 
