@@ -143,16 +143,15 @@ class TrainConfig:
     ``noise_prob`` an utterance is instead recomputed from its waveform with coloured noise at
     an SNR drawn in ``noise_snr`` (dB).
 
-    With speaker CMVN (``frontend.cmvn="speaker"``), ``online_history`` chooses what the model
-    is trained for. ``None``: batch speaker CMVN (the speaker's mean over all of his training
+    With speaker CMVN (``frontend.cmvn="speaker"``), ``online_history`` chooses what the model is
+    trained for. ``None``: batch speaker CMVN (the speaker's mean over all of his training
     utterances), validation and test likewise. An integer :math:`H`: online CMVN as a deployed
-    recognizer meets a new speaker (:class:`asr.training.augment.OnlineCmvnSimulator`): each draw
-    of a
-    training utterance is normalized from the training prior (weight ``prior_frames`` frames),
-    :math:`h \\sim U\\{0..H\\}` other utterances of its speaker and itself; validation and test
-    are then scored one utterance at a time (prior and the utterance only, no other recording
-    of its speaker). ``prior_frames`` is stored with the model as the prior's weight for
-    ``asr recognize --speaker`` and ``asr eval --online``.
+    recognizer meets a new speaker (:class:`asr.training.augment.OnlineCmvnSimulator`): each draw of
+    a training utterance is normalized from the training prior (weight ``prior_frames`` frames),
+    :math:`h \\sim U\\{0..H\\}` other utterances of its speaker and itself; validation and test are
+    then scored one utterance at a time (prior and the utterance only, no other recording of its
+    speaker). ``prior_frames`` is stored with the model as the prior's weight for ``asr recognize
+    --speaker`` and ``asr eval --online``.
 
     ``init_encoder``: an experiment directory (or checkpoint file) whose trained TDNN starts
     G_W instead of random weights, e.g. one trained on another corpus with more speakers (same

@@ -2,12 +2,11 @@
 
 Each epoch every training utterance is drawn at one of the precomputed speeds, augmented in the
 feature domain (:mod:`asr.training.augment`), and grouped with utterances of similar length
-(minibatches
-bucketed by length, in a random order); the loss of :mod:`asr.losses` on the batch's energy
-matrix [B, W] is back-propagated through the DTW into the templates and the TDNN. After each
-epoch the validation accuracy and loss go to ``EXP_DIR/metrics.jsonl``; ``best.pt`` keeps the
-model of best validation accuracy (ties: lower validation loss) and ``last.pt`` everything needed
-to resume bit-for-bit (weights, optimizer, random-number-generator states, history), both written
+(minibatches bucketed by length, in a random order); the loss of :mod:`asr.losses` on the batch's
+energy matrix [B, W] is back-propagated through the DTW into the templates and the TDNN. After each
+epoch the validation accuracy and loss go to ``EXP_DIR/metrics.jsonl``; ``best.pt`` keeps the model
+of best validation accuracy (ties: lower validation loss) and ``last.pt`` everything needed to
+resume bit-for-bit (weights, optimizer, random-number-generator states, history), both written
 atomically. At the end the best model is scored on the test set into ``EXP_DIR/results.json``.
 """
 
@@ -347,8 +346,7 @@ def _features(cache, config: Config, splits: dict, prior: dict | None = None) ->
 
     With ``train.online_history`` set, the training features stay raw (normalized per draw by
     :class:`asr.training.augment.OnlineCmvnSimulator`) and validation and test utterances are
-    normalized
-    one at a time from the training ``prior`` (:func:`_strict`).
+    normalized one at a time from the training ``prior`` (:func:`_strict`).
     """
     tc = config.train
     if tc.online_history is not None:

@@ -28,8 +28,8 @@ from asr.commands.options import adaptation_options
               help="Adapt to each test speaker without labels: the FRACTION of his utterances "
                    "with the largest margins keep their answers and become DTW exemplars of "
                    "a second expert (asr.recognition.adapt), on the front end of the first "
-                   "dtw1nn --exp "
-                   "(else the first --exp), added with equal weight to the models' energies.")
+                   "dtw1nn --exp (else the first --exp), added with equal weight to the "
+                   "models' energies.")
 @click.option("--online", is_flag=True,
               help="Online speaker CMVN: each utterance decided from itself and its speaker's "
                    "earlier utterances only (asr.features.online), speakers from the manifest.")

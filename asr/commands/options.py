@@ -15,8 +15,7 @@ def adaptation_options(flag: str, earlier: str):
                           f"of his earlier {earlier} answered that word with the largest "
                           "margins are DTW exemplars of a second expert "
                           "(asr.recognition.adapt.OwnExemplars; front end of the first dtw1nn "
-                          "--exp, else "
-                          "the first --exp), once he has said every word."),
+                          "--exp, else the first --exp), once he has said every word."),
         click.option("--cmvn-state/--no-cmvn-state", default=True, show_default=True,
                      help=f"With {flag}: normalize with the speaker's online CMVN state; with "
                           f"--no-cmvn-state each of his {earlier} is normalized on its own "

@@ -32,10 +32,9 @@ import click
 def pick_weights(exp_dirs, manifest, out_file, which, speeds, grid, own_grid, own_weight_grid,
                  order_seed, jobs):
     """Choose the weights w_m of the product of experts sum_m w_m E_m / sigma_m
-    (asr.recognition.ensemble)
-    that recognize the most utterances of MANIFEST, each utterance on its own (strict: no
-    statistics from the speaker's other recordings), and write them to --out; pass them to
-    asr eval / asr recognize as --weight, one per --exp, in the same order.
+    (asr.recognition.ensemble) that recognize the most utterances of MANIFEST, each utterance on its
+    own (strict: no statistics from the speaker's other recordings), and write them to --out; pass
+    them to asr eval / asr recognize as --weight, one per --exp, in the same order.
 
     With --own-exemplars, the online system is then chosen on the same utterances met online,
     with those weights: online CMVN state or not (asr eval --no-cmvn-state), own-exemplar expert

@@ -1,13 +1,12 @@
 r"""Unsupervised adaptation to a test speaker: his own confident answers become exemplars.
 
-A recognizer trained on a few speakers errs on a new one systematically (one speaker's "6"
-heard as "8" again and again), yet most of his utterances it gets right with a large margin.
-Those answers are taken as labels, and each of his utterances is compared, by plain DTW, with
-his confidently recognized ones (speaker-adaptive templates taken from the speaker himself):
-the utterances a model gets wrong are often close to the same speaker's utterances of the same
-word that it got right. This gives a second expert, combined with equal weight with the
-recognizer's (or the ensemble's) energies :math:`E` by
-:func:`asr.recognition.ensemble.combine_energies`,
+A recognizer trained on a few speakers errs on a new one systematically (one speaker's "6" heard as
+"8" again and again), yet most of his utterances it gets right with a large margin. Those answers
+are taken as labels, and each of his utterances is compared, by plain DTW, with his confidently
+recognized ones (speaker-adaptive templates taken from the speaker himself): the utterances a model
+gets wrong are often close to the same speaker's utterances of the same word that it got right. This
+gives a second expert, combined with equal weight with the recognizer's (or the ensemble's) energies
+:math:`E` by :func:`asr.recognition.ensemble.combine_energies`,
 :math:`E' = \mathrm{std}(E) + \mathrm{std}(E_\text{self})`, where
 
 .. math::

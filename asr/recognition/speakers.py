@@ -8,9 +8,8 @@ end shares them; the prior :math:`(\mu_0, \tau)` is the experiment's own and is 
 The file is written atomically (temporary file in the same folder, then :func:`os.replace`)
 after each decided file; two calls for the same speaker at the same time keep the later write.
 
-With ``--own-exemplars K`` the speaker's own exemplars
-(:class:`asr.recognition.adapt.OwnExemplars`: raw
-features of his most confidently answered earlier files, per word) are kept beside it in
+With ``--own-exemplars K`` the speaker's own exemplars (:class:`asr.recognition.adapt.OwnExemplars`:
+raw features of his most confidently answered earlier files, per word) are kept beside it in
 ``STATE_DIR/NAME.own.pt``, a dict of tensors and numbers read with ``torch.load(weights_only=True)``
 (no pickled code), written atomically too; they belong to one front end and one vocabulary, and
 start again when either changes.

@@ -2,9 +2,8 @@ r"""The whole recognizer, one file at a time: what ``asr eval`` scores, run by `
 
 A :class:`System` is one or several experiments (several make a product of experts,
 :func:`asr.recognition.ensemble.combine_energies`) and the test-time speeds whose energies each
-model averages
-(:func:`asr.inference.manifest_energies`). A file's answer depends on the file alone, except
-through a speaker's online CMVN state when one is given (:mod:`asr.features.online`):
+model averages (:func:`asr.inference.manifest_energies`). A file's answer depends on the file alone,
+except through a speaker's online CMVN state when one is given (:mod:`asr.features.online`):
 
 * a model trained with ``frontend.cmvn="speaker"`` sees, per speed, either the file as a speaker
   of its own (no state: the strict one-utterance case, which is what ``asr eval`` computes on a
@@ -12,14 +11,12 @@ through a speaker's online CMVN state when one is given (:mod:`asr.features.onli
   :math:`\hat\mu_u` (prior of the experiment, the speaker's earlier files, the file itself);
 * a model with per-utterance CMVN (``mean``, ``meanvar``, ``none``) is not affected by a state.
 
-After a file is decided its raw frames are added to the state (one stream per front end and
-speed, :func:`asr.recognition.speakers.stream_key`). With ``own_per_word`` the state also keeps
-the speaker's own exemplars (:class:`asr.recognition.adapt.OwnExemplars`, raw features of the
-first dtw1nn
-member's front end, else the first member's, at speed 1), a second expert combined with the
-models' energies with weight ``own_weight`` (:func:`asr.recognition.ensemble.combine_energies`);
-it is
-offered each file with the answer and margin of the models alone.
+After a file is decided its raw frames are added to the state (one stream per front end and speed,
+:func:`asr.recognition.speakers.stream_key`). With ``own_per_word`` the state also keeps the
+speaker's own exemplars (:class:`asr.recognition.adapt.OwnExemplars`, raw features of the first
+dtw1nn member's front end, else the first member's, at speed 1), a second expert combined with the
+models' energies with weight ``own_weight`` (:func:`asr.recognition.ensemble.combine_energies`); it
+is offered each file with the answer and margin of the models alone.
 """
 
 from __future__ import annotations

@@ -16,8 +16,7 @@ front end's own per-utterance normalization; a config with speaker CMVN is refus
   every recording of the subset an exemplar;
 - ``blend``: the product of the trained recognizer and the exemplar expert
   (:func:`asr.recognition.ensemble.combine_energies`): each expert's energies of an utterance
-  standardized
-  over the vocabulary and added,
+  standardized over the vocabulary and added,
 
   .. math:: E(y, X) = \tilde E_{\text{trained}}(y, X) + \tilde E_{\text{exemplars}}(y, X),
 
