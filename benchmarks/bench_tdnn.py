@@ -33,7 +33,7 @@ class ConvTDNN(nn.Module):
 
     def __init__(self, ours: TDNN, dropout: float):
         super().__init__()
-        self.field = ours.receptive_field
+        self.pad_edges = ours.pad_edges  # the same input padding (not what is measured)
         self.convs = nn.ModuleList()
         self.norms = nn.ModuleList()
         for layer in ours.layers:
@@ -49,10 +49,7 @@ class ConvTDNN(nn.Module):
         self.project.load_state_dict(ours.project.state_dict())
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        left = (self.field - 1) // 2
-        pos = torch.arange(x.shape[1] + self.field - 1) - left
-        index = torch.minimum(pos.clamp(min=0).unsqueeze(0), (lengths - 1).unsqueeze(1))
-        h = torch.gather(x, 1, index.unsqueeze(-1).expand(-1, -1, x.shape[-1])).transpose(1, 2)
+        h = self.pad_edges(x, lengths).transpose(1, 2)
         for conv, norm in zip(self.convs, self.norms, strict=True):
             h = self.drop(norm(torch.relu(conv(h)).transpose(1, 2)).transpose(1, 2))
         return self.project(h.transpose(1, 2))

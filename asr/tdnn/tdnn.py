@@ -273,12 +273,7 @@ class TDNN(nn.Module):
         lengths = torch.as_tensor(lengths, dtype=torch.long, device=x.device)
         if lengths.numel() and int(lengths.min()) < 1:
             raise ValueError("every utterance needs at least one frame")
-        field = self.receptive_field
-        left = (field - 1) // 2
-        # Repeat edge frames: padded position p reads frame clamp(p - left, 0, len - 1).
-        pos = torch.arange(x.shape[1] + field - 1, device=x.device) - left
-        index = torch.minimum(pos.clamp(min=0).unsqueeze(0), (lengths - 1).unsqueeze(1))
-        y = torch.gather(x, 1, index.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
+        y = self.pad_edges(x, lengths)
         for layer in self.layers:
             y = layer(y)
         if self.project is not None:
@@ -294,6 +289,16 @@ class TDNN(nn.Module):
             pooled = self._pooled_input(x, lengths, y.shape[1])
             y = torch.cat([y, self.skip_log_scale.exp() * pooled], dim=-1)
         return y, out_lengths
+
+    def pad_edges(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """[B, T, D] -> [B, T + R - 1, D]: each utterance's first and last valid frames repeated,
+        (R - 1) // 2 frames before it and the rest after (padded position p reads frame
+        clamp(p - left, 0, len - 1)), so that every layer's convolution can stay "valid"."""
+        field = self.receptive_field
+        left = (field - 1) // 2
+        pos = torch.arange(x.shape[1] + field - 1, device=x.device) - left
+        index = torch.minimum(pos.clamp(min=0).unsqueeze(0), (lengths - 1).unsqueeze(1))
+        return torch.gather(x, 1, index.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
 
     def _pooled_input(self, x, lengths, frames):
         """[B, frames, D_in]: output frame j gets the mean of input frames jS .. jS + S - 1."""
